@@ -1,0 +1,54 @@
+"""Settings and locations. Nothing is created at import time; call the functions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "photoclust"
+
+# Quality gates (issue: Index). Faces below DROP_PROBABILITY are not stored at all.
+DROP_PROBABILITY = 0.90
+FLAG_PROBABILITY = 0.97
+FLAG_SIZE_PX = 40.0
+# Variance of the Laplacian on the 160x160 grey crop below which a face is flagged "blurry".
+FLAG_BLUR = 25.0
+# |yaw| above which a face is flagged "profile".
+FLAG_YAW = 0.6
+
+MAX_PIXELS = 200_000_000  # refuse decompression bombs above 200 MP
+DETECT_LONG_SIDE = 1024  # MTCNN runs on a copy no larger than this
+CROP_SIZE = 160
+CROP_MARGIN = 32
+THUMB_SIZE = 128
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP))
+
+
+def cache_dir() -> Path:
+    """Where converted model weights live; ``PHOTOCLUST_CACHE_DIR`` overrides."""
+    env = os.environ.get("PHOTOCLUST_CACHE_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir(APP))
+
+
+def default_db_path() -> Path:
+    """The library database: ``PHOTOCLUST_DB`` or ``<user data dir>/photoclust.db``."""
+    env = os.environ.get("PHOTOCLUST_DB")
+    return Path(env) if env else data_dir() / "photoclust.db"
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 1)))
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    device: str = "auto"
+    workers: int = 0  # 0 = default_workers()
+    batch_size: int = 32
+    flip_average: bool = True

@@ -1,0 +1,126 @@
+"""Typed values passed between the stages. Frozen dataclasses; arrays are numpy.
+
+Coordinates are pixels of the *oriented* photo (EXIF orientation applied), full resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+Landmarks = tuple[tuple[float, float], ...]  # 5 points: left eye, right eye, nose, mouth left, mouth right
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A candidate photo file found by the crawler (nothing decoded yet)."""
+
+    path: str  # absolute
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One face found by the detector."""
+
+    box: Box
+    landmarks: Landmarks
+    probability: float
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    """Quality measures of one detected face; ``flags`` names the gates it failed."""
+
+    size_px: float  # shorter side of the box, full-resolution pixels
+    blur: float  # variance of the Laplacian on the 160x160 grey crop (higher is sharper)
+    yaw: float  # landmark-based pose, -1 (profile left) .. 0 (frontal) .. 1 (profile right)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """A detected face ready to embed: its 160x160 RGB crop and a small JPEG thumbnail."""
+
+    detection: DetectedFace
+    quality: FaceQuality
+    crop: np.ndarray = field(repr=False)  # uint8, (160, 160, 3), RGB
+    thumbnail: bytes = field(repr=False)  # JPEG
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    """What decoding a photo tells us, faces aside."""
+
+    sha256: str
+    width: int
+    height: int
+    taken_at: str | None  # ISO 8601 from EXIF DateTimeOriginal, when present
+    format: str
+
+
+@dataclass(frozen=True)
+class AnalysedPhoto:
+    """A photo after decoding and detection (before embedding)."""
+
+    entry: FileEntry
+    info: PhotoInfo
+    faces: tuple[FaceCrop, ...]
+
+
+@dataclass(frozen=True)
+class FailedPhoto:
+    """A file that could not be read as a photo, with a one-line reason."""
+
+    entry: FileEntry
+    reason: str
+    sha256: str | None = None
+
+
+@dataclass
+class ScanReport:
+    """Summary of one scan."""
+
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    unreadable: int = 0
+    faces: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str | None
+    faces: int
+    photos: int
+    cover_face_id: int | None
+    hidden: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name else f"Unnamed · {self.faces} faces"
+
+
+@dataclass(frozen=True)
+class Face:
+    id: int
+    photo_id: int
+    path: str
+    box: Box
+    probability: float
+    person_id: int | None
+    confirmed: bool
+    flags: tuple[str, ...] = ()
+    taken_at: str | None = None

@@ -1,0 +1,76 @@
+"""Shared fixtures. Tests never touch the network and never write outside a temp dir."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+PHOTOS = DATA / "photos"
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guard(self: socket.socket, address: object) -> None:
+    if self.family == socket.AF_UNIX:
+        return
+    raise NetworkBlocked(f"test tried to open a network connection to {address!r}")
+
+
+def _connect(self: socket.socket, address: object) -> None:
+    _guard(self, address)
+    return _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: object) -> int:
+    _guard(self, address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network_and_temp_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Block outgoing connections; point the model cache and default database at temp dirs.
+
+    The model cache is shared by the whole test run, so the real FaceNet conversion runs once per run.
+    """
+    mp = pytest.MonkeyPatch()
+    mp.setattr(socket.socket, "connect", _connect)
+    mp.setattr(socket.socket, "connect_ex", _connect_ex)
+    base = tmp_path_factory.mktemp("env")
+    mp.setenv("PHOTOCLUST_CACHE_DIR", str(base / "cache"))
+    mp.setenv("PHOTOCLUST_DB", str(base / "default.db"))
+    mp.setenv("XDG_DATA_HOME", str(base / "xdg-data"))
+    mp.setenv("XDG_CACHE_HOME", str(base / "xdg-cache"))
+    mp.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def photos_dir() -> Path:
+    return PHOTOS
+
+
+@pytest.fixture(scope="session")
+def labels() -> dict[str, str]:
+    """``relative path under data/photos`` -> identity, for the single-person photos."""
+    with open(DATA / "labels.csv", newline="") as fh:
+        return {row["path"]: row["identity"] for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="session")
+def group_counts() -> dict[str, int]:
+    with open(DATA / "groups.csv", newline="") as fh:
+        return {row["path"]: int(row["n_faces"]) for row in csv.DictReader(fh)}
