@@ -1,0 +1,282 @@
+"""Find photo files, read and hash them, decode them (no torch, no database).
+
+* :func:`walk` yields candidate files under the given roots: symlinked folders are followed once (no
+  loops), hidden folders and OS junk (``.thumbnails``, ``@eaDir``...) are skipped.
+* :func:`read_file` reads a file's bytes and sha256 (the photo's identity).
+* :func:`decode` turns bytes into an RGB, EXIF-oriented Pillow image, reduced during decoding (JPEG
+  draft mode) when only a smaller copy is needed, and the photo's :class:`PhotoInfo`.
+
+The format is detected from the content, not the extension: a WEBP named ``.jpg`` is read, a text
+file named ``.jpg`` is an :class:`ImageError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import struct
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from photoclust.config import MAX_PIXELS
+from photoclust.errors import ImageError
+from photoclust.types import FileEntry, PhotoInfo
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif", ".heic", ".heif",
+     ".hif", ".avif"}
+)  # fmt: skip
+JUNK_NAMES = frozenset(
+    {".thumbnails", "@eaDir", "#recycle", "#snapshot", "$RECYCLE.BIN", "System Volume Information", "__MACOSX",
+     "lost+found", ".Trash", ".Trashes", ".Spotlight-V100", ".fseventsd", "Thumbs.db", ".DS_Store", "desktop.ini"}
+)  # fmt: skip
+# Magic numbers for files with no extension (camera dumps, some phone exports).
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+_heif_registered = False
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+        except ImportError:  # optional: without it HEIC files are reported as unsupported
+            pass
+        _heif_registered = True
+
+
+def _looks_like_image(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc"):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return head.startswith(_MAGIC)
+
+
+def is_candidate(name: str, path: str | None = None) -> bool:
+    """A file worth opening: an image extension, or no extension and image magic bytes."""
+    if name in JUNK_NAMES or name.startswith("._"):
+        return False
+    ext = os.path.splitext(name)[1].lower()
+    if ext in IMAGE_EXTENSIONS:
+        return True
+    return ext == "" and path is not None and _looks_like_image(path)
+
+
+def walk(
+    roots: Iterable[str | os.PathLike[str]],
+    on_error: Callable[[str, str], None] | None = None,
+) -> Iterator[FileEntry]:
+    """Yield every candidate photo under ``roots`` (files may be roots too), each path once.
+
+    ``on_error(path, reason)`` is called for folders that cannot be listed.
+    """
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[str] = set()
+
+    def report(path: str, reason: str) -> None:
+        if on_error is not None:
+            on_error(path, reason)
+
+    for root in roots:
+        top = os.path.abspath(os.fspath(root))
+        try:
+            st = os.stat(top)
+        except OSError as exc:
+            report(top, _os_reason(exc))
+            continue
+        if stat.S_ISREG(st.st_mode):
+            if top not in seen_files:
+                seen_files.add(top)
+                yield FileEntry(top, st.st_size, st.st_mtime_ns)
+            continue
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                fst = os.stat(folder)
+            except OSError as exc:
+                report(folder, _os_reason(exc))
+                continue
+            key = (fst.st_dev, fst.st_ino)
+            if key in seen_dirs:
+                continue
+            seen_dirs.add(key)
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                report(folder, _os_reason(exc))
+                continue
+            subdirs = []
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or name in JUNK_NAMES:
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=True):
+                        subdirs.append(entry.path)
+                        continue
+                    if not entry.is_file(follow_symlinks=True):
+                        continue
+                    if not is_candidate(name, entry.path):
+                        continue
+                    est = entry.stat(follow_symlinks=True)
+                except OSError as exc:
+                    report(entry.path, _os_reason(exc))
+                    continue
+                if entry.path in seen_files:
+                    continue
+                seen_files.add(entry.path)
+                yield FileEntry(entry.path, est.st_size, est.st_mtime_ns)
+            stack.extend(reversed(subdirs))
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "file or folder vanished during the scan"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+@dataclass(frozen=True)
+class RawPhoto:
+    data: bytes
+    sha256: str
+
+
+def read_file(entry: FileEntry) -> RawPhoto:
+    """Read a file's bytes and hash them. Raises :class:`ImageError` with a one-line reason."""
+    if entry.size == 0:
+        raise ImageError("empty file (0 bytes)")
+    try:
+        with open(entry.path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ImageError(_os_reason(exc)) from exc
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    return RawPhoto(data, hashlib.sha256(data).hexdigest())
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded, EXIF-oriented RGB image and how it relates to the full-resolution photo."""
+
+    image: Image.Image
+    scale: float  # full-resolution pixels per pixel of ``image`` (1.0 when decoded at full size)
+    info: PhotoInfo
+
+
+def _taken_at(img: Image.Image) -> str | None:
+    try:
+        exif = img.getexif()
+        raw = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, else DateTime
+    except Exception:  # noqa: BLE001 - broken EXIF must never cost the photo
+        return None
+    if not raw:
+        return None
+    text = raw.decode(errors="ignore") if isinstance(raw, bytes) else str(raw)
+    text = text.strip().strip("\x00")
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
+        try:
+            return datetime.strptime(text[:19], fmt).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001
+        return 1
+
+
+def decode(raw: RawPhoto, max_long_side: int | None = None, max_pixels: int = MAX_PIXELS) -> Decoded:
+    """Decode a photo to RGB with EXIF orientation applied.
+
+    With ``max_long_side``, a JPEG is reduced *during* decoding (draft mode: by 1/2, 1/4 or 1/8, never
+    below the requested size), which is several times faster than a full decode for big photos; other
+    formats are decoded in full. The result's ``scale`` maps its pixels back to full resolution.
+    Raises :class:`ImageError` with a one-line reason for anything that is not a readable photo.
+    """
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(raw.data))
+        fmt = img.format or "unknown"
+        w0, h0 = img.size
+        if w0 <= 0 or h0 <= 0:
+            raise ImageError("image has no pixels")
+        if w0 * h0 > max_pixels:
+            raise ImageError(f"image too large: {w0}x{h0} = {w0 * h0 / 1e6:.0f} MP (limit {max_pixels / 1e6:.0f} MP)")
+        orientation = _orientation(img)
+        taken_at = _taken_at(img)
+        if max_long_side and fmt == "JPEG" and max(w0, h0) > max_long_side:
+            k = max_long_side / max(w0, h0)
+            img.draft("RGB", (max(1, int(w0 * k)), max(1, int(h0 * k))))
+        img.load()
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        scale = w0 / img.size[0]
+        img = ImageOps.exif_transpose(img) if orientation != 1 else img
+        if img.mode != "RGB":
+            img = _to_rgb(img)
+    except ImageError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageError("not an image, or an unsupported format") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"image too large (decompression bomb): {exc}") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"corrupt or truncated image: {text}") from exc
+    except MemoryError as exc:
+        raise ImageError("image too large to decode in memory") from exc
+    full_w, full_h = (h0, w0) if orientation in (5, 6, 7, 8) else (w0, h0)
+    info = PhotoInfo(sha256=raw.sha256, width=full_w, height=full_h, taken_at=taken_at, format=fmt)
+    return Decoded(image=img, scale=scale, info=info)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        bg = Image.new("RGB", img.size, (255, 255, 255))
+        bg.paste(img, mask=img.getchannel("A"))
+        return bg
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        import numpy as np
+
+        arr = np.asarray(img, dtype="float32")
+        hi = float(arr.max()) or 1.0
+        return Image.fromarray((arr * (255.0 / hi)).clip(0, 255).astype("uint8")).convert("RGB")
+    return img.convert("RGB")
+
+
+def resized(img: Image.Image, long_side: int) -> tuple[Image.Image, float]:
+    """A copy whose long side is at most ``long_side``; returns it and its pixel scale factor."""
+    w, h = img.size
+    if max(w, h) <= long_side:
+        return img, 1.0
+    k = long_side / max(w, h)
+    small = img.resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return small, w / small.size[0]

@@ -1,0 +1,152 @@
+"""Face embeddings: FaceNet (Inception-ResNet-v1, CASIA-WebFace) on 160x160 RGB crops -> 512-d unit vectors.
+
+Importing this package does not import torch; the model is loaded on first use (:meth:`Embedder.load`).
+The weights come from :mod:`photoclust.embed.convert`, never from the internet.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photoclust.errors import DeviceError, ModelError
+
+# Recorded with every stored embedding: embeddings of different versions must never be compared.
+MODEL_VERSION = "facenet-20180408-102900/casia-webface/pt1"
+EMBEDDING_DIM = 512
+CROP_SIZE = 160
+
+__all__ = ["EMBEDDING_DIM", "MODEL_VERSION", "Embedder", "resolve_device"]
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` -> ``cuda`` where CUDA works, else ``cpu``; ``cuda`` (or ``cuda:N``) must be available."""
+    req = (requested or "auto").strip().lower()
+    if req == "cpu":
+        return "cpu"
+    if req not in ("auto", "cuda", "mps") and not (req.startswith("cuda:") and req[5:].isdigit()):
+        raise DeviceError(f"unknown device {requested!r}: use auto, cpu or cuda")
+    from photoclust._torch import import_torch
+
+    torch = import_torch()
+    if req == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if req == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError("device 'mps' was requested but Apple Metal is not available; use --device cpu")
+        return "mps"
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            f"device {requested!r} was requested but CUDA is not available "
+            "(no NVIDIA GPU, driver, or CUDA build of torch); use --device cpu or auto"
+        )
+    if req.startswith("cuda:") and int(req[5:]) >= torch.cuda.device_count():
+        raise DeviceError(f"device {requested!r} does not exist: {torch.cuda.device_count()} CUDA device(s) found")
+    return req
+
+
+class Embedder:
+    """FaceNet embedder. Cheap to construct; :meth:`load` (or the first :meth:`embed`) loads the model.
+
+    ``flip_average``: embed each crop and its mirror image, average the two raw (pre-normalisation)
+    embeddings, then L2-normalise. ``cache``: directory of the converted weights (default
+    ``config.cache_dir()``). ``threads``: if given, ``torch.set_num_threads`` at load time.
+    """
+
+    def __init__(
+        self,
+        device: str = "auto",
+        flip_average: bool = True,
+        cache: Path | None = None,
+        batch_size: int = 64,
+        threads: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.requested_device = device
+        self.flip_average = flip_average
+        self.cache = cache
+        self.batch_size = batch_size
+        self.threads = threads
+        self._device: str | None = None
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> str:
+        """The resolved device (``cpu``, ``cuda``...); raises DeviceError if the requested one is missing."""
+        if self._device is None:
+            self._device = resolve_device(self.requested_device)
+        return self._device
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Convert the weights if needed and load the model; safe to call from several threads."""
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is not None:
+                return
+            from photoclust._torch import import_facenet_pytorch, import_torch, set_threads
+            from photoclust.embed.convert import ensure_weights
+
+            torch = import_torch()
+            device = self.device
+            if self.threads is not None:
+                set_threads(self.threads)
+            path = ensure_weights(self.cache)
+            facenet = import_facenet_pytorch()
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                model = facenet.InceptionResnetV1(pretrained=None, classify=False)
+                model.load_state_dict(state, strict=True)
+            except Exception as exc:  # noqa: BLE001 - any failure here is a broken weights file
+                raise ModelError(f"cannot load the FaceNet weights {path}: {exc}".splitlines()[0]) from exc
+            # Return the raw last_bn output (no L2 normalisation) so that flipped pairs can be averaged
+            # before normalising: with classify=True, forward() ends with self.logits.
+            model.classify = True
+            model.logits = torch.nn.Identity()
+            model.eval()
+            try:
+                model.to(device)
+            except RuntimeError as exc:
+                raise DeviceError(f"cannot use device {device!r}: {exc}".splitlines()[0]) from exc
+            self._model = model
+
+    def embed(self, crops: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """uint8 RGB crops ``(N, 160, 160, 3)`` -> float32 ``(N, 512)`` L2-normalised embeddings."""
+        arr = np.asarray(crops)
+        if arr.ndim != 4 or arr.shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
+            raise ValueError(f"expected crops of shape (N, {CROP_SIZE}, {CROP_SIZE}, 3), got {arr.shape}")
+        if arr.dtype != np.uint8:
+            raise ValueError(f"expected uint8 crops, got {arr.dtype}")
+        n = arr.shape[0]
+        if n == 0:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        self.load()
+        from photoclust._torch import import_torch
+
+        torch = import_torch()
+        step = batch_size or self.batch_size
+        out = np.empty((n, EMBEDDING_DIM), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, n, step):
+                chunk = torch.from_numpy(np.ascontiguousarray(arr[start : start + step]))
+                x = chunk.to(self.device).permute(0, 3, 1, 2).float()
+                x = (x - 127.5) / 128.0
+                if self.flip_average:
+                    m = x.shape[0]
+                    raw = self._model(torch.cat([x, x.flip(3)], dim=0))
+                    raw = (raw[:m] + raw[m:]) / 2
+                else:
+                    raw = self._model(x)
+                emb = torch.nn.functional.normalize(raw.float(), p=2, dim=1)
+                out[start : start + len(emb)] = emb.cpu().numpy()
+        return out

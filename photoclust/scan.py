@@ -1,0 +1,339 @@
+"""The indexing pipeline: crawl → read/hash → decode → detect → crop → embed → store.
+
+Work per photo runs in worker processes (spawned, one torch thread each, SIGINT ignored so that Ctrl-C
+is handled once, by the parent). On the CPU each worker also embeds its faces; with CUDA the parent
+embeds all faces in large batches on the GPU. The parent writes results per batch in one transaction,
+so a scan killed at any moment leaves a consistent database and the next scan continues where it
+stopped: a photo is either fully indexed (photo, its faces, its file row) or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photoclust import crawl
+from photoclust.config import CROP_SIZE, DETECT_LONG_SIDE, ScanSettings, default_workers
+from photoclust.errors import ImageError
+from photoclust.progress import NullProgress, Progress
+from photoclust.store import Store
+from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FailedPhoto, FileEntry, ScanReport
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A file whose content is already indexed (moved, renamed, copied or merely touched)."""
+
+    entry: FileEntry
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Analysed:
+    photo: AnalysedPhoto
+    embeddings: np.ndarray | None  # None when the parent must embed
+
+
+WorkResult = Analysed | Linked | FailedPhoto
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-photo work (runs in a worker process, or in-process with --workers 1)
+# ----------------------------------------------------------------------------------------------
+
+
+class PhotoAnalyser:
+    """Reads, decodes, detects, crops and (optionally) embeds one photo at a time."""
+
+    def __init__(self, db_path: str | None, embed: bool, flip_average: bool) -> None:
+        from photoclust.detect import Detector
+
+        self.db_path = db_path
+        self.detector = Detector(device="cpu")
+        self.embedder: Any = None
+        self.model_version = ""
+        if embed:
+            from photoclust.embed import Embedder
+
+            self.embedder = Embedder(device="cpu", flip_average=flip_average)
+        self._conn: sqlite3.Connection | None = None
+
+    def _known(self, sha256: str) -> bool:
+        if self.db_path is None:
+            return False
+        if self._conn is None:
+            self._conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        return self._conn.execute("SELECT 1 FROM photos WHERE sha256 = ?", [sha256]).fetchone() is not None
+
+    def __call__(self, entry: FileEntry) -> WorkResult:
+        try:
+            raw = crawl.read_file(entry)
+        except ImageError as exc:
+            return FailedPhoto(entry, str(exc))
+        if self._known(raw.sha256):
+            return Linked(entry, raw.sha256)
+        try:
+            photo = self.analyse(entry, raw)
+        except ImageError as exc:
+            return FailedPhoto(entry, str(exc), raw.sha256)
+        embeddings = None
+        if self.embedder is not None:
+            crops = np.stack([f.crop for f in photo.faces]) if photo.faces else np.zeros((0, CROP_SIZE, CROP_SIZE, 3))
+            embeddings = self.embedder.embed(crops.astype(np.uint8))
+        # The crops are no longer needed once embedded: don't ship them back to the parent.
+        if embeddings is not None:
+            photo = replace(photo, faces=tuple(replace(f, crop=_EMPTY) for f in photo.faces))
+        return Analysed(photo, embeddings)
+
+    def analyse(self, entry: FileEntry, raw: crawl.RawPhoto) -> AnalysedPhoto:
+        from photoclust.detect import analyse_faces
+
+        decoded = crawl.decode(raw, max_long_side=DETECT_LONG_SIDE)
+        small, s_small = crawl.resized(decoded.image, DETECT_LONG_SIDE)
+        dets = self.detector.detect(small)
+        if not dets:
+            return AnalysedPhoto(entry, decoded.info, ())
+        # Crop from the decoded image when it is sharp enough for every face (each face at least
+        # CROP_SIZE px there); otherwise decode the photo at full resolution for the crops.
+        source, s_source = decoded.image, decoded.scale
+        smallest = min(min(d.box[2] - d.box[0], d.box[3] - d.box[1]) for d in dets) * s_small
+        if decoded.scale > 1.0 and smallest < CROP_SIZE:
+            full = crawl.decode(raw)
+            source, s_source = full.image, 1.0
+        to_source = s_small * decoded.scale / s_source
+        crops = analyse_faces(source, [_scaled(d, to_source) for d in dets])
+        faces = tuple(_crop_scaled(c, s_source) for c in crops)
+        return AnalysedPhoto(entry, decoded.info, faces)
+
+
+_EMPTY = np.zeros((0,), dtype=np.uint8)
+
+
+def _scaled(d: DetectedFace, k: float) -> DetectedFace:
+    if k == 1.0:
+        return d
+    x1, y1, x2, y2 = d.box
+    return DetectedFace(
+        box=(x1 * k, y1 * k, x2 * k, y2 * k),
+        landmarks=tuple((x * k, y * k) for x, y in d.landmarks),
+        probability=d.probability,
+    )
+
+
+def _crop_scaled(c: FaceCrop, k: float) -> FaceCrop:
+    if k == 1.0:
+        return c
+    return replace(c, detection=_scaled(c.detection, k), quality=replace(c.quality, size_px=c.quality.size_px * k))
+
+
+_worker: PhotoAnalyser | None = None
+
+
+def _init_worker(db_path: str | None, embed: bool, flip_average: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from photoclust._torch import set_threads
+
+    set_threads(1)
+    global _worker
+    _worker = PhotoAnalyser(db_path, embed, flip_average)
+
+
+def _work(entry: FileEntry) -> WorkResult:
+    assert _worker is not None
+    try:
+        return _worker(entry)
+    except MemoryError:
+        return FailedPhoto(entry, "out of memory while decoding this photo")
+
+
+# ----------------------------------------------------------------------------------------------
+# The scan
+# ----------------------------------------------------------------------------------------------
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _results(
+    todo: list[FileEntry], db_path: str | None, embed_in_workers: bool, settings: ScanSettings
+) -> Iterator[WorkResult]:
+    workers = settings.workers or default_workers()
+    if workers <= 1:
+        analyser = PhotoAnalyser(db_path, embed_in_workers, settings.flip_average)
+        for entry in todo:
+            yield analyser(entry)
+        return
+    ctx = get_context("spawn")
+    window = workers * 4
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(db_path, embed_in_workers, settings.flip_average),
+    ) as pool:
+        pending: set[Future[WorkResult]] = set()
+        it = iter(todo)
+        try:
+            while True:
+                while len(pending) < window:
+                    entry = next(it, None)
+                    if entry is None:
+                        break
+                    pending.add(pool.submit(_work, entry))
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def scan(
+    store: Store,
+    roots: Iterable[str | os.PathLike[str]],
+    settings: ScanSettings | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ScanReport:
+    """Index every photo under ``roots`` into ``store``; incremental and resumable.
+
+    ``should_stop`` is polled between batches (the TUI's cancel button); Ctrl-C (KeyboardInterrupt)
+    finishes writing the current batch, then the scan returns a report with ``interrupted=True``.
+    """
+    settings = settings or ScanSettings()
+    progress = progress or NullProgress()
+    t0 = time.monotonic()
+    report = ScanReport()
+    root_list = [os.path.abspath(os.fspath(r)) for r in roots]
+    for r in root_list:
+        if not os.path.exists(r):
+            raise ImageError(f"no such file or folder: {r}")
+
+    from photoclust.embed import MODEL_VERSION, resolve_device
+
+    device = resolve_device(settings.device)
+    embed_in_workers = device == "cpu"
+    parent_embedder: Any = None
+
+    scan_id = store.begin_scan(root_list)
+    known = store.known_files()
+    unlisted: list[str] = []
+    walk_errors: list[FailedPhoto] = []
+
+    def on_walk_error(path: str, reason: str) -> None:
+        unlisted.append(path)
+        if os.path.isfile(path):
+            walk_errors.append(FailedPhoto(FileEntry(path, -1, -1), reason))
+
+    progress.start(None, "Looking for photos")
+    todo: list[FileEntry] = []
+    seen: set[str] = set()
+    for entry in crawl.walk(root_list, on_error=on_walk_error):
+        seen.add(entry.path)
+        report.seen += 1
+        k = known.get(entry.path)
+        if k is not None and k.size == entry.size and k.mtime_ns == entry.mtime_ns and k.kind != "missing":
+            if k.kind == "error":
+                report.unreadable += 1
+            else:
+                report.unchanged += 1
+            continue
+        todo.append(entry)
+        if report.seen % 1000 == 0:
+            progress.advance(1000)
+    progress.finish()
+
+    missing = [p for p, k in known.items() if k.kind == "present" and p not in seen and _under(p, root_list)]
+    missing = [p for p in missing if not _under(p, unlisted)]
+
+    progress.start(len(todo), "Indexing photos")
+    db_path = str(store.path) if store.path is not None else None
+    analysed: list[tuple[AnalysedPhoto, np.ndarray | None]] = []
+    linked: list[tuple[FileEntry, str]] = []
+    failed: list[FailedPhoto] = list(walk_errors)
+    pending_faces = 0
+
+    def flush() -> None:
+        nonlocal analysed, linked, failed, pending_faces, parent_embedder
+        rows: list[tuple[AnalysedPhoto, np.ndarray, str]] = []
+        by_id: dict[int, np.ndarray] = {}
+        need = [p for p, e in analysed if e is None and p.faces]
+        if need:
+            if parent_embedder is None:
+                from photoclust.embed import Embedder
+
+                parent_embedder = Embedder(device=device, flip_average=settings.flip_average)
+            crops = np.stack([f.crop for p in need for f in p.faces]).astype(np.uint8)
+            embs = parent_embedder.embed(crops)
+            offsets = np.cumsum([0] + [len(p.faces) for p in need])
+            by_id = {id(p): embs[offsets[i] : offsets[i + 1]] for i, p in enumerate(need)}
+        for photo, emb in analysed:
+            if emb is None:
+                emb = by_id[id(photo)] if photo.faces else np.zeros((0, 512), dtype=np.float32)
+            rows.append((photo, emb, MODEL_VERSION))
+        store.write_batch(rows, linked, failed)
+        analysed, linked, failed, pending_faces = [], [], [], 0
+
+    commit_every = max(8, settings.batch_size)
+    try:
+        for result in _results(todo, db_path, embed_in_workers, settings):
+            path = result.entry.path
+            k = known.get(path)
+            if isinstance(result, FailedPhoto):
+                failed.append(result)
+                report.unreadable += 1
+                progress.message(f"{path}: {result.reason}")
+                progress.advance(1)
+            elif isinstance(result, Linked):
+                linked.append((result.entry, result.sha256))
+                if k is None:
+                    report.moved += 1
+                else:
+                    report.unchanged += 1
+                progress.advance(1)
+            else:
+                analysed.append((result.photo, result.embeddings))
+                nf = len(result.photo.faces)
+                pending_faces += nf
+                report.faces += nf
+                if k is None or k.kind == "error":
+                    report.new += 1
+                else:
+                    report.changed += 1
+                progress.advance(1, faces=nf)
+            if len(analysed) + len(linked) + len(failed) >= commit_every or pending_faces >= settings.batch_size:
+                flush()
+                if should_stop is not None and should_stop():
+                    report.interrupted = True
+                    break
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        # Whatever was finished is kept, also when interrupted.
+        flush()
+        progress.finish()
+
+    if not report.interrupted:
+        # Only a complete walk can tell that a file is gone.
+        report.deleted = store.mark_missing(missing)
+    report.seconds = time.monotonic() - t0
+    store.end_scan(scan_id, report.__dict__)
+    return report
+
+
+def scan_paths(db_path: str | Path, roots: list[str], **kwargs: Any) -> ScanReport:
+    with Store.open(db_path) as store:
+        return scan(store, roots, **kwargs)

@@ -1,0 +1,386 @@
+"""The photo library database: one SQLite file (WAL), created and upgraded by named migrations.
+
+Tables
+------
+photos   one row per distinct photo *content* (sha256). Faces hang off photos, so a moved, renamed or
+         copied file keeps its faces and their people.
+files    one row per path seen on disk, pointing at its photo; ``status`` is ``present`` or ``missing``.
+errors   files that could not be read as photos, with a one-line reason (recorded once per version of
+         the file; retried when the file changes).
+faces    detected faces: box, landmarks, quality, thumbnail, float32 embedding BLOB, model version.
+people / face decisions / the operation log are added by the People layer's migrations.
+
+All writes of one scan batch happen in one transaction, so a killed scan leaves either the whole
+batch or none of it. Every query is parameterised.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from photoclust.errors import DatabaseError
+from photoclust.types import AnalysedPhoto, FailedPhoto, FileEntry
+
+EMBEDDING_DTYPE = np.dtype("<f4")
+
+
+def vector_to_blob(vec: np.ndarray) -> bytes:
+    """A 1-d float vector as little-endian float32 bytes."""
+    arr = np.asarray(vec, dtype=EMBEDDING_DTYPE)
+    if arr.ndim != 1:
+        raise ValueError(f"expected a 1-d vector, got shape {arr.shape}")
+    return arr.tobytes()
+
+
+def blob_to_vector(blob: bytes) -> np.ndarray:
+    if len(blob) % 4:
+        raise ValueError(f"embedding blob of {len(blob)} bytes is not a whole number of float32")
+    return np.frombuffer(blob, dtype=EMBEDDING_DTYPE).copy()
+
+
+def blobs_to_matrix(blobs: Iterable[bytes], dim: int = 512) -> np.ndarray:
+    data = b"".join(blobs)
+    return np.frombuffer(data, dtype=EMBEDDING_DTYPE).reshape(-1, dim).copy()
+
+
+# --------------------------------------------------------------------------------------------------
+# Migrations: append only. Each runs once, in its own transaction, and is recorded by name.
+# --------------------------------------------------------------------------------------------------
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(name: str) -> Callable[[Migration], Migration]:
+    def register(fn: Migration) -> Migration:
+        MIGRATIONS.append((name, fn))
+        return fn
+
+    return register
+
+
+@migration("0001_index")
+def _m0001_index(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            format TEXT,
+            taken_at TEXT,
+            face_count INTEGER NOT NULL DEFAULT 0,
+            model_version TEXT,
+            indexed_at REAL NOT NULL
+        );
+        CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'present' CHECK (status IN ('present', 'missing')),
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL
+        );
+        CREATE INDEX files_photo ON files(photo_id);
+        CREATE TABLE errors (
+            path TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            size INTEGER,
+            mtime_ns INTEGER,
+            recorded_at REAL NOT NULL
+        );
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id),
+            x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+            landmarks TEXT NOT NULL,
+            probability REAL NOT NULL,
+            size_px REAL NOT NULL,
+            blur REAL NOT NULL,
+            yaw REAL NOT NULL,
+            flags TEXT NOT NULL DEFAULT '',
+            thumbnail BLOB,
+            embedding BLOB NOT NULL,
+            model_version TEXT NOT NULL
+        );
+        CREATE INDEX faces_photo ON faces(photo_id);
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            roots TEXT NOT NULL,
+            report TEXT
+        );
+        -- A photo is live while at least one of its files is present on disk.
+        CREATE VIEW live_photos AS
+            SELECT photos.* FROM photos
+            WHERE EXISTS (SELECT 1 FROM files WHERE files.photo_id = photos.id AND files.status = 'present');
+        """
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    size: int
+    mtime_ns: int
+    kind: str  # 'present', 'missing' or 'error'
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    photos: int
+    files_present: int
+    files_missing: int
+    errors: int
+    faces: int
+    faces_flagged: int
+    model_versions: dict[str, int]
+    last_scan: str | None
+
+
+class Store:
+    """The library database. Create with :meth:`open`; close with :meth:`close` or ``with``."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
+        self.db = db
+        self.path = path
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, create: bool = True, readonly: bool = False) -> Store:
+        p = Path(path).expanduser()
+        if not p.exists() and not create:
+            raise DatabaseError(f"no photo database at {p}: run 'photoclust scan PATH' first")
+        try:
+            if readonly:
+                conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+            else:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                db.enable_wal()
+                db.execute("PRAGMA synchronous = NORMAL")
+            store = cls(db, p)
+            if not readonly:
+                store.migrate()
+            return store
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"cannot open photo database {p}: {exc}") from exc
+        except OSError as exc:
+            raise DatabaseError(f"cannot create photo database {p}: {exc.strerror or exc}") from exc
+
+    @classmethod
+    def memory(cls) -> Store:
+        store = cls(sqlite_utils.Database(memory=True), None)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def migrate(self) -> list[str]:
+        """Apply the named migrations not yet applied; returns their names."""
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+        known = {name for name, _ in MIGRATIONS}
+        unknown = done - known
+        if unknown:
+            raise DatabaseError(
+                f"database {self.path} was written by a newer photoclust "
+                f"(migrations {sorted(unknown)}): upgrade photoclust"
+            )
+        applied = []
+        for name, fn in MIGRATIONS:
+            if name in done:
+                continue
+            with db.atomic():
+                fn(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, time.time()])
+            applied.append(name)
+        return applied
+
+    def integrity_check(self) -> str:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- crawl bookkeeping -----------------------------------------------------------------------
+    def known_files(self) -> dict[str, KnownFile]:
+        """Every path the database knows, readable or not, with the size/mtime it was indexed at."""
+        out: dict[str, KnownFile] = {}
+        for path, size, mtime_ns, status in self.db.execute(
+            "SELECT path, size, mtime_ns, status FROM files"
+        ).fetchall():
+            out[path] = KnownFile(size, mtime_ns, status)
+        for path, size, mtime_ns in self.db.execute("SELECT path, size, mtime_ns FROM errors").fetchall():
+            out[path] = KnownFile(size if size is not None else -1, mtime_ns if mtime_ns is not None else -1, "error")
+        return out
+
+    def photo_id_for_hash(self, sha256: str) -> int | None:
+        row = self.db.execute("SELECT id FROM photos WHERE sha256 = ?", [sha256]).fetchone()
+        return int(row[0]) if row else None
+
+    def begin_scan(self, roots: list[str]) -> int:
+        cur = self.db.execute("INSERT INTO scans (started_at, roots) VALUES (?, ?)", [time.time(), json.dumps(roots)])
+        return int(cur.lastrowid or 0)
+
+    def end_scan(self, scan_id: int, report: dict[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE scans SET finished_at = ?, report = ? WHERE id = ?",
+            [time.time(), json.dumps(report), scan_id],
+        )
+
+    def write_batch(
+        self,
+        analysed: list[tuple[AnalysedPhoto, np.ndarray, str]],
+        linked: list[tuple[FileEntry, str]],
+        failed: list[FailedPhoto],
+    ) -> None:
+        """Write one batch in one transaction.
+
+        ``analysed``: photos with their faces' embeddings (n_faces x dim) and the model version.
+        ``linked``: files whose content (sha256) is already indexed (moved, renamed or copied files).
+        ``failed``: unreadable files.
+        """
+        now = time.time()
+        with self.db.atomic():
+            for photo, embeddings, model_version in analysed:
+                info = photo.info
+                photo_id = self.photo_id_for_hash(info.sha256)
+                if photo_id is None:
+                    cur = self.db.execute(
+                        "INSERT INTO photos (sha256, width, height, format, taken_at, face_count, model_version,"
+                        " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            info.sha256,
+                            info.width,
+                            info.height,
+                            info.format,
+                            info.taken_at,
+                            len(photo.faces),
+                            model_version,
+                            now,
+                        ],
+                    )
+                    photo_id = int(cur.lastrowid or 0)
+                    for face, emb in zip(photo.faces, embeddings, strict=True):
+                        det, q = face.detection, face.quality
+                        self.db.execute(
+                            "INSERT INTO faces (photo_id, x1, y1, x2, y2, landmarks, probability, size_px, blur,"
+                            " yaw, flags, thumbnail, embedding, model_version)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [
+                                photo_id,
+                                *[float(v) for v in det.box],
+                                json.dumps([[round(float(x), 2), round(float(y), 2)] for x, y in det.landmarks]),
+                                float(det.probability),
+                                float(q.size_px),
+                                float(q.blur),
+                                float(q.yaw),
+                                ",".join(q.flags),
+                                face.thumbnail,
+                                vector_to_blob(emb),
+                                model_version,
+                            ],
+                        )
+                self._upsert_file(photo.entry, photo_id, now)
+            for entry, sha256 in linked:
+                photo_id = self.photo_id_for_hash(sha256)
+                if photo_id is None:  # indexed content vanished meanwhile (gc): the next scan re-indexes it
+                    continue
+                self._upsert_file(entry, photo_id, now)
+            for fail in failed:
+                self.db.execute("DELETE FROM files WHERE path = ?", [fail.entry.path])
+                self.db.execute(
+                    "INSERT INTO errors (path, reason, size, mtime_ns, recorded_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, size = excluded.size,"
+                    " mtime_ns = excluded.mtime_ns, recorded_at = excluded.recorded_at",
+                    [fail.entry.path, fail.reason, fail.entry.size, fail.entry.mtime_ns, now],
+                )
+
+    def _upsert_file(self, entry: FileEntry, photo_id: int, now: float) -> None:
+        self.db.execute("DELETE FROM errors WHERE path = ?", [entry.path])
+        self.db.execute(
+            "INSERT INTO files (path, photo_id, size, mtime_ns, status, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, 'present', ?, ?)"
+            " ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size,"
+            " mtime_ns = excluded.mtime_ns, status = 'present', last_seen = excluded.last_seen",
+            [entry.path, photo_id, entry.size, entry.mtime_ns, now, now],
+        )
+
+    def mark_missing(self, paths: Iterable[str]) -> int:
+        """Mark files gone from disk as missing; their photos leave the views when no copy remains."""
+        n = 0
+        with self.db.atomic():
+            for path in paths:
+                cur = self.db.execute(
+                    "UPDATE files SET status = 'missing' WHERE path = ? AND status = 'present'", [path]
+                )
+                n += cur.rowcount
+                self.db.execute("DELETE FROM errors WHERE path = ?", [path])
+        return n
+
+    def is_hash_present(self, sha256: str) -> bool:
+        """True when content with this hash is indexed and one of its files is present on disk."""
+        row = self.db.execute(
+            "SELECT 1 FROM files JOIN photos ON photos.id = files.photo_id"
+            " WHERE photos.sha256 = ? AND files.status = 'present' LIMIT 1",
+            [sha256],
+        ).fetchone()
+        return row is not None
+
+    # -- reading ---------------------------------------------------------------------------------
+    def errors(self) -> list[tuple[str, str]]:
+        return [
+            (str(p), str(r)) for p, r in self.db.execute("SELECT path, reason FROM errors ORDER BY path").fetchall()
+        ]
+
+    def status(self) -> LibraryStatus:
+        q = self.db.execute
+
+        def one(sql: str) -> int:
+            return int(q(sql).fetchone()[0] or 0)
+
+        versions = dict(q("SELECT model_version, count(*) FROM faces GROUP BY model_version").fetchall())
+        last = q("SELECT max(finished_at) FROM scans").fetchone()[0]
+        return LibraryStatus(
+            photos=one("SELECT count(*) FROM live_photos"),
+            files_present=one("SELECT count(*) FROM files WHERE status = 'present'"),
+            files_missing=one("SELECT count(*) FROM files WHERE status = 'missing'"),
+            errors=one("SELECT count(*) FROM errors"),
+            faces=one("SELECT count(*) FROM faces WHERE photo_id IN (SELECT id FROM live_photos)"),
+            faces_flagged=one(
+                "SELECT count(*) FROM faces WHERE flags != '' AND photo_id IN (SELECT id FROM live_photos)"
+            ),
+            model_versions={str(k): int(v) for k, v in versions.items()},
+            last_scan=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else None,
+        )
+
+    def iter_rows(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
+        cur = self.db.execute(sql, params or [])
+        cols = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(cols, row, strict=True))
