@@ -129,9 +129,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Faces embedded and committed per batch.")
 @click.option("--no-flip", is_flag=True, help="Do not average each face's embedding with its mirror image.")
 @_errors_to_click
-def scan(
-    paths: tuple[str, ...], db: str | None, device: str, workers: int, batch_size: int, no_flip: bool
-) -> None:
+def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batch_size: int, no_flip: bool) -> None:
     """Index the photos under PATHS: find faces and cache their embeddings.
 
     Incremental and resumable: unchanged files are skipped, moved files keep their faces,

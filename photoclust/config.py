@@ -15,9 +15,13 @@ DROP_PROBABILITY = 0.90
 FLAG_PROBABILITY = 0.97
 FLAG_SIZE_PX = 40.0
 # Variance of the Laplacian on the 160x160 grey crop below which a face is flagged "blurry".
-FLAG_BLUR = 25.0
-# |yaw| above which a face is flagged "profile".
-FLAG_YAW = 0.6
+# Calibrated on the 1,329 faces MTCNN finds in 1,269 CelebA-in-the-wild photos: < 12 flags 3.6% of them,
+# nearly all clearly blurred or not faces at all; at 25 (4.6%) many flagged faces were sharp.
+FLAG_BLUR = 12.0
+# |yaw| above which a face is flagged "profile" (yaw: nose offset from the eyes' midpoint along the eye line,
+# in half inter-ocular distances). Same faces: 0.6-0.8 are ordinary three-quarter views (10% of faces are
+# above 0.6); > 0.85 flags 3.5%, strong three-quarter to full profile.
+FLAG_YAW = 0.85
 
 MAX_PIXELS = 200_000_000  # refuse decompression bombs above 200 MP
 DETECT_LONG_SIDE = 1024  # MTCNN runs on a copy no larger than this

@@ -8,13 +8,15 @@ Nothing here imports torch at import time.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from photoclust.config import ScanSettings, default_db_path
+from photoclust.errors import NotFound
+from photoclust.people import HistoryEntry, People
 from photoclust.progress import Progress
 from photoclust.store import LibraryStatus, Store
-from photoclust.types import ScanReport
+from photoclust.types import Face, Person, ScanReport
 
 
 class Library:
@@ -23,6 +25,7 @@ class Library:
     def __init__(self, db_path: str | os.PathLike[str] | None = None, create: bool = True) -> None:
         self.db_path = Path(db_path) if db_path else default_db_path()
         self.store = Store.open(self.db_path, create=create)
+        self._people: People | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -50,3 +53,84 @@ class Library:
 
     def errors(self) -> list[tuple[str, str]]:
         return self.store.errors()
+
+    # -- people -------------------------------------------------------------------------------
+    @property
+    def people(self) -> People:
+        if self._people is None:
+            self._people = People(self.store)
+        return self._people
+
+    def list_people(self, include_hidden: bool = False) -> list[Person]:
+        return self.people.list(include_hidden=include_hidden)
+
+    def person(self, person_id: int) -> Person:
+        return self.people.get(person_id)
+
+    def faces(self, person_id: int | None, limit: int | None = None) -> list[Face]:
+        """Faces of a person, best first; ``None`` gives the unknown faces."""
+        return self.people.faces(person_id, limit=limit)
+
+    def face(self, face_id: int) -> Face:
+        return self.people.face(face_id)
+
+    def thumbnail(self, face_id: int) -> bytes | None:
+        """The face's small JPEG, stored at scan time (no photo decoding)."""
+        return self.people.thumbnail(face_id)
+
+    def photo_faces(self, photo_id: int) -> list[tuple[Face, str | None]]:
+        """Every live face of one photo with its person's name (or None)."""
+        rows = self.store.db.execute(
+            "SELECT f.id, p.name FROM live_faces f LEFT JOIN people p ON p.id = f.person_id"
+            " WHERE f.photo_id = ? ORDER BY f.x1",
+            [photo_id],
+        ).fetchall()
+        return [(self.people.face(int(fid)), name) for fid, name in rows]
+
+    def photo_path(self, photo_id: int) -> str:
+        row = self.store.db.execute(
+            "SELECT path FROM files WHERE photo_id = ? ORDER BY status = 'present' DESC, path LIMIT 1", [photo_id]
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no photo with id {photo_id}")
+        return str(row[0])
+
+    def name(self, person_id: int, name: str) -> None:
+        self.people.name(person_id, name)
+
+    def merge(self, sources: Sequence[int], into: int) -> None:
+        self.people.merge(sources, into)
+
+    def split(self, face_ids: Sequence[int], name: str | None = None) -> int:
+        return self.people.split(face_ids, name)
+
+    def move(self, face_ids: Sequence[int], person_id: int) -> None:
+        self.people.move(face_ids, person_id)
+
+    def remove(self, face_ids: Sequence[int]) -> None:
+        """"Not this person": the faces become unknown and never return to that person."""
+        self.people.remove(face_ids)
+
+    def confirm(self, face_ids: Sequence[int]) -> None:
+        self.people.confirm(face_ids)
+
+    def hide(self, person_id: int, hidden: bool = True) -> None:
+        self.people.set_hidden(person_id, hidden)
+
+    def not_a_face(self, face_ids: Sequence[int]) -> None:
+        self.people.not_a_face(face_ids)
+
+    def set_cover(self, person_id: int, face_id: int) -> None:
+        self.people.set_cover(person_id, face_id)
+
+    def create_person(self, name: str | None, face_ids: Sequence[int]) -> int:
+        return self.people.create_person(name, face_ids)
+
+    def undo(self) -> HistoryEntry:
+        return self.people.undo()
+
+    def redo(self) -> HistoryEntry:
+        return self.people.redo()
+
+    def history(self, limit: int = 50) -> list[HistoryEntry]:
+        return self.people.history(limit)

@@ -222,10 +222,6 @@ def scan(
         if not os.path.exists(r):
             raise ImageError(f"no such file or folder: {r}")
 
-    from photoclust.embed import MODEL_VERSION, resolve_device
-
-    device = resolve_device(settings.device)
-    embed_in_workers = device == "cpu"
     parent_embedder: Any = None
 
     scan_id = store.begin_scan(root_list)
@@ -259,6 +255,14 @@ def scan(
     missing = [p for p, k in known.items() if k.kind == "present" and p not in seen and _under(p, root_list)]
     missing = [p for p in missing if not _under(p, unlisted)]
 
+    # torch is imported only when there is something to analyse: a no-change rescan never loads it.
+    device, model_version = "cpu", ""
+    if todo:
+        from photoclust.embed import MODEL_VERSION, resolve_device
+
+        device, model_version = resolve_device(settings.device), MODEL_VERSION
+    embed_in_workers = device == "cpu"
+
     progress.start(len(todo), "Indexing photos")
     db_path = str(store.path) if store.path is not None else None
     analysed: list[tuple[AnalysedPhoto, np.ndarray | None]] = []
@@ -283,14 +287,14 @@ def scan(
         for photo, emb in analysed:
             if emb is None:
                 emb = by_id[id(photo)] if photo.faces else np.zeros((0, 512), dtype=np.float32)
-            rows.append((photo, emb, MODEL_VERSION))
+            rows.append((photo, emb, model_version))
         store.write_batch(rows, linked, failed)
         analysed, linked, failed, pending_faces = [], [], [], 0
 
     commit_every = max(8, settings.batch_size)
     try:
         for result in _results(todo, db_path, embed_in_workers, settings):
-            path = result.entry.path
+            path = result.photo.entry.path if isinstance(result, Analysed) else result.entry.path
             k = known.get(path)
             if isinstance(result, FailedPhoto):
                 failed.append(result)

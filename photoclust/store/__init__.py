@@ -131,6 +131,47 @@ def _m0001_index(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("0002_people")
+def _m0002_people(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT,
+            hidden INTEGER NOT NULL DEFAULT 0,
+            cover_face_id INTEGER,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX people_name ON people(name);
+        ALTER TABLE faces ADD COLUMN person_id INTEGER REFERENCES people(id);
+        ALTER TABLE faces ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE faces ADD COLUMN not_face INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX faces_person ON faces(person_id);
+        -- "not this person": the face never returns to that person
+        CREATE TABLE rejections (
+            face_id INTEGER NOT NULL REFERENCES faces(id),
+            person_id INTEGER NOT NULL,
+            PRIMARY KEY (face_id, person_id)
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        -- the operation log behind undo/redo: change sets as zlib-compressed JSON
+        CREATE TABLE ops (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            description TEXT NOT NULL,
+            changes BLOB NOT NULL,
+            undone INTEGER NOT NULL DEFAULT 0
+        );
+        -- faces that the people views show: on a photo still on disk, not rejected as "not a face"
+        CREATE VIEW live_faces AS
+            SELECT faces.* FROM faces
+            WHERE faces.not_face = 0
+              AND EXISTS (SELECT 1 FROM files WHERE files.photo_id = faces.photo_id AND files.status = 'present');
+        """
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 
 

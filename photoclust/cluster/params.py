@@ -1,0 +1,142 @@
+"""Tunable parameters of the clustering core, with the defaults and why.
+
+Every distance threshold here is a **cosine distance** ``1 - cos(a, b)`` between L2-normalised FaceNet
+embeddings (0 = same direction, 1 = unrelated, 2 = opposite). For FaceNet (VGGFace2) faces of one person
+are typically 0.2-0.6 apart, faces of different people 0.7-1.2; relatives and babies are closer.
+HDBSCAN itself runs on the Euclidean distance between the unit vectors, ``sqrt(2 * cosine distance)``.
+
+The defaults favour precision (never put two people into one person) over recall (a face left unknown
+costs the user one click; a wrong merge costs a hunt through a person's faces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SelectionMethod = Literal["eom", "leaf"]
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Parameters of :func:`photoclust.cluster.cluster_faces`.
+
+    HDBSCAN:
+
+    ``min_cluster_size``
+        Fewest faces that make a new person (3: a face seen twice may be chance, three times is a
+        person; smaller groups stay unknown until they grow or the user names them).
+    ``min_samples``
+        Neighbours that define a face's core distance (its local density). Larger = more conservative:
+        more faces end up noise, loose groups are not formed. 2 suits libraries with many small people.
+    ``cluster_selection_method``
+        ``"leaf"`` (default) takes the finest clusters of the hierarchy, so two look-alike people are
+        never lumped into one because their union was "stable"; the merge step below then joins leaves
+        that are clearly the same person. ``"eom"`` (excess of mass) is HDBSCAN's usual choice and gives
+        fewer, larger clusters.
+    ``cluster_selection_epsilon``
+        Cosine distance below which clusters of the hierarchy are not split (HDBSCAN's
+        ``cluster_selection_epsilon``, converted to Euclidean internally). 0 disables it.
+    ``allow_single_cluster``
+        Let the whole input be one person (off: a library is many people).
+
+    Post-processing:
+
+    ``merge_threshold``
+        Two clusters whose centroids (normalised means) are within this cosine distance, and that no
+        constraint keeps apart, are merged (a person split by age/pose/lighting). Centroids average out
+        per-photo noise, so clusters of one person are typically < 0.2 apart and of different people
+        > 0.5. 0 disables merging.
+    ``reattach_threshold`` / ``reattach_margin`` / ``reattach_min_votes``
+        A noise face joins a cluster when at least ``reattach_min_votes`` of its nearest neighbours in
+        that cluster are within ``reattach_threshold``, and no other cluster has a face within
+        ``reattach_threshold + reattach_margin`` of it ("clearly close to exactly one cluster").
+        ``reattach_threshold = 0`` disables re-attachment.
+
+    Scale:
+
+    ``exact_max_faces``
+        Up to this many faces, HDBSCAN runs exactly (dense distance matrix, 8·n² bytes). Above it, the
+        minimum spanning tree is built on a k-nearest-neighbour graph instead (see ``knn_k``).
+    ``exact_knn_max_faces``
+        Up to this many faces the neighbour graph is exact (brute force); above it, an inverted-file
+        index (spherical k-means cells, ``ivf_nprobe`` cells searched per cell) finds neighbours.
+    ``knn_k``
+        Neighbours per face in the graph (>= ``min_samples``). More = closer to exact, slower.
+    ``seed``
+        Seed of the only randomised step (k-means initialisation of the index); same input + same seed =
+        same labels.
+    """
+
+    min_cluster_size: int = 3
+    min_samples: int = 2
+    cluster_selection_method: SelectionMethod = "leaf"
+    cluster_selection_epsilon: float = 0.0
+    allow_single_cluster: bool = False
+    merge_threshold: float = 0.25
+    reattach_threshold: float = 0.35
+    reattach_margin: float = 0.1
+    reattach_min_votes: int = 1
+    exact_max_faces: int = 4000
+    exact_knn_max_faces: int = 20000
+    knn_k: int = 16
+    ivf_cell_size: int = 128
+    ivf_nprobe: int = 12
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.min_cluster_size < 2:
+            raise ValueError("min_cluster_size must be at least 2")
+        if self.min_samples < 1:
+            raise ValueError("min_samples must be at least 1")
+        if self.cluster_selection_method not in ("eom", "leaf"):
+            raise ValueError("cluster_selection_method must be 'eom' or 'leaf'")
+        for name in ("cluster_selection_epsilon", "merge_threshold", "reattach_threshold", "reattach_margin"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 2.0:
+                raise ValueError(f"{name} is a cosine distance, 0..2 (got {v})")
+        if self.reattach_min_votes < 1:
+            raise ValueError("reattach_min_votes must be at least 1")
+        if self.knn_k < self.min_samples:
+            raise ValueError("knn_k must be >= min_samples")
+        if self.ivf_cell_size < 8 or self.ivf_nprobe < 1:
+            raise ValueError("ivf_cell_size must be >= 8 and ivf_nprobe >= 1")
+
+
+@dataclass(frozen=True)
+class AssignParams:
+    """Parameters of :func:`photoclust.cluster.assign_to_people` (new faces to existing people).
+
+    ``threshold``
+        Only reference faces within this cosine distance vote. A face with none stays unknown (-1).
+    ``k``
+        At most this many nearest reference faces vote.
+    ``min_votes``
+        The winning person needs at least this many voters (1: a person with a single confirmed face can
+        still collect new faces).
+    ``min_share``
+        The winner's share of the (closeness-weighted) vote must reach this, else the face is ambiguous
+        between people and stays unknown.
+    ``max_refs_per_person``
+        Reference faces kept per person (a deterministic sample of larger people), so assigning 1k faces
+        against a 100k-face library stays well under a second. 0 keeps all.
+    ``seed``
+        Seed of that sample.
+    """
+
+    threshold: float = 0.4
+    k: int = 10
+    min_votes: int = 1
+    min_share: float = 0.75
+    max_refs_per_person: int = 400
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 2.0:
+            raise ValueError(f"threshold is a cosine distance, 0..2 (got {self.threshold})")
+        if self.k < 1 or self.min_votes < 1:
+            raise ValueError("k and min_votes must be at least 1")
+        if not 0.0 < self.min_share <= 1.0:
+            raise ValueError("min_share must be in (0, 1]")
+        if self.max_refs_per_person < 0:
+            raise ValueError("max_refs_per_person must be >= 0")

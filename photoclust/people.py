@@ -1,0 +1,563 @@
+"""People: identities made of faces, the user's decisions about them, and undo/redo.
+
+Every change to who-is-who goes through :meth:`People._commit` as a *change set*: the before and
+after values of each touched face, person and rejection. The change set is applied and written to
+the ``ops`` log in one transaction, so undo restores the exact previous state and redo re-applies it.
+Clustering runs are logged the same way, so they can be undone too.
+
+User decisions are constraints that no clustering run and no edit may break:
+
+* a named person is never deleted or renamed by clustering;
+* a confirmed face never changes person (merge, split, move and confirm mark faces confirmed);
+* two faces of one photo are never the same person;
+* a face removed from a person ("not this person") never returns to it;
+* merged people stay merged (their faces are confirmed);
+* hidden people stay hidden;
+* a face marked "not a face" never appears again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from photoclust.errors import ConstraintError, NotFound, NothingToUndo
+from photoclust.store import Store, blobs_to_matrix
+from photoclust.types import Face, Person
+
+FaceState = tuple[int | None, int, int]  # person_id, confirmed, not_face
+PersonState = tuple[str | None, int, int | None, float] | None  # name, hidden, cover, created_at; None: absent
+
+
+@dataclass
+class ChangeSet:
+    faces: dict[int, tuple[FaceState, FaceState]] = field(default_factory=dict)
+    people: dict[int, tuple[PersonState, PersonState]] = field(default_factory=dict)
+    rejections: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        return not (
+            any(b != a for b, a in self.faces.values())
+            or any(b != a for b, a in self.people.values())
+            or any(b != a for b, a in self.rejections.values())
+        )
+
+    def dumps(self) -> bytes:
+        data = {
+            "faces": [[k, list(b), list(a)] for k, (b, a) in self.faces.items() if b != a],
+            "people": [[k, b, a] for k, (b, a) in self.people.items() if b != a],
+            "rejections": [[f, p, b, a] for (f, p), (b, a) in self.rejections.items() if b != a],
+        }
+        return zlib.compress(json.dumps(data).encode())
+
+    @classmethod
+    def loads(cls, blob: bytes) -> ChangeSet:
+        data = json.loads(zlib.decompress(blob))
+        cs = cls()
+        for k, b, a in data["faces"]:
+            cs.faces[int(k)] = (tuple(b), tuple(a))  # type: ignore[assignment]
+        for k, b, a in data["people"]:
+            cs.people[int(k)] = (tuple(b) if b is not None else None, tuple(a) if a is not None else None)  # type: ignore[assignment]
+        for f, p, b, a in data["rejections"]:
+            cs.rejections[(int(f), int(p))] = (bool(b), bool(a))
+        return cs
+
+    def inverted(self) -> ChangeSet:
+        return ChangeSet(
+            faces={k: (a, b) for k, (b, a) in self.faces.items()},
+            people={k: (a, b) for k, (b, a) in self.people.items()},
+            rejections={k: (a, b) for k, (b, a) in self.rejections.items()},
+        )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    at: float
+    kind: str
+    description: str
+    undone: bool
+
+
+class People:
+    """Who is who in one library database; every method is one undoable operation or a read."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    # -- reading ----------------------------------------------------------------------------------
+    def list(self, include_hidden: bool = False) -> list[Person]:
+        rows = self.db.execute(
+            """
+            SELECT p.id, p.name, p.hidden, p.cover_face_id,
+                   count(f.id) AS n_faces, count(DISTINCT f.photo_id) AS n_photos,
+                   (SELECT lf.id FROM live_faces lf WHERE lf.person_id = p.id
+                    ORDER BY lf.flags = '', lf.probability * min(lf.size_px, 160) DESC, lf.id LIMIT 1) AS best
+            FROM people p LEFT JOIN live_faces f ON f.person_id = p.id
+            WHERE (? OR p.hidden = 0)
+            GROUP BY p.id
+            """,
+            [int(include_hidden)],
+        ).fetchall()
+        out = []
+        for pid, name, hidden, cover, n_faces, n_photos, best in rows:
+            if not name and n_faces == 0:
+                continue
+            out.append(Person(int(pid), name, int(n_faces), int(n_photos), cover or best, bool(hidden)))
+        out.sort(key=lambda p: (p.name is None, -p.faces, (p.name or "").lower(), p.id))
+        return out
+
+    def get(self, person_id: int) -> Person:
+        for p in self.list(include_hidden=True):
+            if p.id == person_id:
+                return p
+        row = self.db.execute("SELECT name, hidden, cover_face_id FROM people WHERE id = ?", [person_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no person with id {person_id}: see 'photoclust people'")
+        return Person(person_id, row[0], 0, 0, row[2], bool(row[1]))
+
+    def find_by_name(self, name: str) -> list[Person]:
+        return [p for p in self.list(include_hidden=True) if p.name and p.name.casefold() == name.casefold()]
+
+    def faces(self, person_id: int | None, limit: int | None = None) -> list[Face]:
+        """Faces of a person (``None``: the unknown faces), best first."""
+        cond = "f.person_id = ?" if person_id is not None else "f.person_id IS NULL"
+        params: list[Any] = [person_id] if person_id is not None else []
+        sql = (
+            "SELECT f.id, f.photo_id, (SELECT path FROM files WHERE files.photo_id = f.photo_id"
+            " AND status = 'present' ORDER BY path LIMIT 1), f.x1, f.y1, f.x2, f.y2, f.probability, f.person_id,"
+            " f.confirmed, f.flags, ph.taken_at"
+            f" FROM live_faces f JOIN photos ph ON ph.id = f.photo_id WHERE {cond}"
+            " ORDER BY f.confirmed DESC, f.flags = '' DESC, f.probability * min(f.size_px, 160) DESC, f.id"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_face(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def face(self, face_id: int) -> Face:
+        row = self.db.execute(
+            "SELECT f.id, f.photo_id, (SELECT path FROM files WHERE files.photo_id = f.photo_id"
+            " ORDER BY status = 'present' DESC, path LIMIT 1), f.x1, f.y1, f.x2, f.y2, f.probability, f.person_id,"
+            " f.confirmed, f.flags, ph.taken_at FROM faces f JOIN photos ph ON ph.id = f.photo_id WHERE f.id = ?",
+            [face_id],
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no face with id {face_id}")
+        return _face(row)
+
+    def thumbnail(self, face_id: int) -> bytes | None:
+        row = self.db.execute("SELECT thumbnail FROM faces WHERE id = ?", [face_id]).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def history(self, limit: int = 50) -> list[HistoryEntry]:
+        rows = self.db.execute(
+            "SELECT id, at, kind, description, undone FROM ops ORDER BY id DESC LIMIT ?", [limit]
+        ).fetchall()
+        return [HistoryEntry(int(i), float(a), k, d, bool(u)) for i, a, k, d, u in rows]
+
+    # -- state access used to build change sets ---------------------------------------------------
+    def _face_states(self, face_ids: Iterable[int]) -> dict[int, FaceState]:
+        ids = list(dict.fromkeys(int(i) for i in face_ids))
+        out: dict[int, FaceState] = {}
+        for chunk in _chunks(ids, 500):
+            q = ",".join("?" * len(chunk))
+            for fid, pid, conf, nf in self.db.execute(
+                f"SELECT id, person_id, confirmed, not_face FROM faces WHERE id IN ({q})", chunk
+            ).fetchall():
+                out[int(fid)] = (pid, int(conf), int(nf))
+        missing = [i for i in ids if i not in out]
+        if missing:
+            raise NotFound(f"no face with id {missing[0]}")
+        return out
+
+    def _person_state(self, person_id: int) -> PersonState:
+        row = self.db.execute(
+            "SELECT name, hidden, cover_face_id, created_at FROM people WHERE id = ?", [person_id]
+        ).fetchone()
+        return (row[0], int(row[1]), row[2], float(row[3])) if row else None
+
+    def _require_person(self, person_id: int) -> PersonState:
+        state = self._person_state(person_id)
+        if state is None:
+            raise NotFound(f"no person with id {person_id}: see 'photoclust people'")
+        return state
+
+    def _face_ids_of(self, person_id: int) -> list[int]:
+        return [int(r[0]) for r in self.db.execute("SELECT id FROM faces WHERE person_id = ?", [person_id])]
+
+    def _next_person_id(self, cs: ChangeSet) -> int:
+        """A person id never used before, not even by an operation that was undone (redo may bring it back)."""
+        row = self.db.execute("SELECT max(id) FROM people").fetchone()
+        meta = self.db.execute("SELECT value FROM meta WHERE key = 'max_person_id'").fetchone()
+        pending = [k for k, (b, a) in cs.people.items() if b is None and a is not None]
+        return max([int(row[0] or 0), int(meta[0]) if meta else 0, *pending]) + 1
+
+    # -- the single write path ------------------------------------------------------------------
+    def _commit(self, kind: str, description: str, cs: ChangeSet) -> HistoryEntry | None:
+        if cs.empty():
+            return None
+        with self.db.atomic():
+            self._apply(cs, forward=True)
+            self.db.execute("DELETE FROM ops WHERE undone = 1")  # a new edit ends the redo branch
+            cur = self.db.execute(
+                "INSERT INTO ops (at, kind, description, changes) VALUES (?, ?, ?, ?)",
+                [time.time(), kind, description, cs.dumps()],
+            )
+            op_id = int(cur.lastrowid or 0)
+        return HistoryEntry(op_id, time.time(), kind, description, False)
+
+    def _apply(self, cs: ChangeSet, forward: bool) -> None:
+        pick = 1 if forward else 0
+        # people first (a face may point at a person created by this change set) ...
+        created_or_kept = {k: v[pick] for k, v in cs.people.items() if v[pick] is not None}
+        for pid, state in created_or_kept.items():
+            assert state is not None
+            name, hidden, cover, created = state
+            self.db.execute(
+                "INSERT INTO people (id, name, hidden, cover_face_id, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET name = excluded.name, hidden = excluded.hidden,"
+                " cover_face_id = excluded.cover_face_id, created_at = excluded.created_at",
+                [pid, name, hidden, cover, created],
+            )
+        for fid, states in cs.faces.items():
+            pid, conf, nf = states[pick]
+            self.db.execute(
+                "UPDATE faces SET person_id = ?, confirmed = ?, not_face = ? WHERE id = ?", [pid, conf, nf, fid]
+            )
+        for (fid, pid), states in cs.rejections.items():
+            if states[pick]:
+                self.db.execute("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)", [fid, pid])
+            else:
+                self.db.execute("DELETE FROM rejections WHERE face_id = ? AND person_id = ?", [fid, pid])
+        # ... and people removed last, once no face points at them.
+        for pid, states in cs.people.items():
+            if states[pick] is None:
+                self.db.execute("DELETE FROM people WHERE id = ?", [pid])
+
+    def undo(self) -> HistoryEntry:
+        row = self.db.execute(
+            "SELECT id, at, kind, description, changes FROM ops WHERE undone = 0 ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise NothingToUndo("nothing to undo")
+        with self.db.atomic():
+            self._apply(ChangeSet.loads(row[4]), forward=False)
+            self.db.execute("UPDATE ops SET undone = 1 WHERE id = ?", [row[0]])
+        return HistoryEntry(int(row[0]), float(row[1]), row[2], row[3], True)
+
+    def redo(self) -> HistoryEntry:
+        row = self.db.execute(
+            "SELECT id, at, kind, description, changes FROM ops WHERE undone = 1 ORDER BY id LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise NothingToUndo("nothing to redo")
+        with self.db.atomic():
+            self._apply(ChangeSet.loads(row[4]), forward=True)
+            self.db.execute("UPDATE ops SET undone = 0 WHERE id = ?", [row[0]])
+        return HistoryEntry(int(row[0]), float(row[1]), row[2], row[3], False)
+
+    # -- helpers that fill change sets ------------------------------------------------------------
+    def _set_faces(self, cs: ChangeSet, updates: dict[int, FaceState]) -> None:
+        before = self._face_states(k for k in updates if k not in cs.faces)
+        for fid, new in updates.items():
+            old = cs.faces[fid][0] if fid in cs.faces else before[fid]
+            cs.faces[fid] = (old, new)
+
+    def _face_now(self, cs: ChangeSet, fid: int) -> FaceState:
+        if fid in cs.faces:
+            return cs.faces[fid][1]
+        return self._face_states([fid])[fid]
+
+    def _set_person(self, cs: ChangeSet, pid: int, new: PersonState) -> None:
+        old = cs.people[pid][0] if pid in cs.people else self._person_state(pid)
+        cs.people[pid] = (old, new)
+
+    def _reject(self, cs: ChangeSet, fid: int, pid: int) -> None:
+        present = bool(
+            self.db.execute("SELECT 1 FROM rejections WHERE face_id = ? AND person_id = ?", [fid, pid]).fetchone()
+        )
+        cs.rejections[(fid, pid)] = (cs.rejections.get((fid, pid), (present, present))[0], True)
+
+    def _drop_if_empty(self, cs: ChangeSet, pid: int) -> None:
+        """Delete an unnamed person left with no faces (named people are never deleted automatically)."""
+        state = cs.people[pid][1] if pid in cs.people else self._person_state(pid)
+        if state is None or state[0]:
+            return
+        remaining = [f for f in self._face_ids_of(pid) if self._face_now(cs, f)[0] == pid]
+        gained = [f for f, (_b, a) in cs.faces.items() if a[0] == pid]
+        if not remaining and not gained:
+            self._set_person(cs, pid, None)
+
+    def _photo_of(self, face_ids: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in _chunks(list(face_ids), 500):
+            q = ",".join("?" * len(chunk))
+            out.update(
+                {int(a): int(b) for a, b in self.db.execute(f"SELECT id, photo_id FROM faces WHERE id IN ({q})", chunk)}
+            )
+        return out
+
+    def _check_same_photo(self, cs: ChangeSet, person_id: int, incoming: Sequence[int]) -> list[int]:
+        """Faces already in ``person_id`` that share a photo with ``incoming`` faces.
+
+        Raises ConstraintError when two incoming faces share a photo, or when the clash involves a face
+        the user confirmed in the person; unconfirmed clashing faces are returned, to be released.
+        """
+        photos_in = self._photo_of(incoming)
+        seen: dict[int, int] = {}
+        for fid in incoming:
+            ph = photos_in[fid]
+            if ph in seen:
+                raise ConstraintError(
+                    f"faces {seen[ph]} and {fid} are in the same photo: one person cannot be in a photo twice"
+                )
+            seen[ph] = fid
+        current = [f for f in self._face_ids_of(person_id) if self._face_now(cs, f)[0] == person_id]
+        current += [f for f, (_b, a) in cs.faces.items() if a[0] == person_id and f not in current]
+        current = [f for f in current if f not in photos_in]
+        release = []
+        photos_cur = self._photo_of(current)
+        for fid in current:
+            if photos_cur[fid] in seen:
+                if self._face_now(cs, fid)[1]:
+                    raise ConstraintError(
+                        f"face {seen[photos_cur[fid]]} is in the same photo as confirmed face {fid} of person"
+                        f" {person_id}: one person cannot be in a photo twice"
+                    )
+                release.append(fid)
+        return release
+
+    # -- edits --------------------------------------------------------------------------------
+    def create_person(self, name: str | None = None, face_ids: Sequence[int] = ()) -> int:
+        """A new person from the given faces (confirmed); returns its id."""
+        cs = ChangeSet()
+        pid = self._new_person(cs, name)
+        self._move_into(cs, list(face_ids), pid)
+        self._commit("create", f"new person {name or pid} from {len(face_ids)} faces", cs)
+        return pid
+
+    def _new_person(self, cs: ChangeSet, name: str | None) -> int:
+        pid = self._next_person_id(cs)
+        cs.people[pid] = (None, (name, 0, None, time.time()))
+        self._bump_max_person(pid)
+        return pid
+
+    def _bump_max_person(self, pid: int) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ('max_person_id', ?) ON CONFLICT(key) DO UPDATE SET"
+            " value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+            [str(pid)],
+        )
+
+    def _move_into(self, cs: ChangeSet, face_ids: list[int], pid: int) -> None:
+        if not face_ids:
+            return
+        rejected = {
+            int(r[0])
+            for chunk in _chunks(face_ids, 500)
+            for r in self.db.execute(
+                f"SELECT face_id FROM rejections WHERE person_id = ? AND face_id IN ({','.join('?' * len(chunk))})",
+                [pid, *chunk],
+            )
+        }
+        release = self._check_same_photo(cs, pid, face_ids)
+        sources = set()
+        updates: dict[int, FaceState] = {}
+        for fid in face_ids:
+            old = self._face_now(cs, fid)
+            if old[0] is not None and old[0] != pid:
+                sources.add(old[0])
+            updates[fid] = (pid, 1, 0)
+        for fid in release:
+            updates[fid] = (None, 0, 0)
+        self._set_faces(cs, updates)
+        for fid in rejected:  # the user now says this face *is* this person: the old rejection goes
+            cs.rejections[(fid, pid)] = (True, False)
+        for src in sources:
+            self._drop_if_empty(cs, src)
+
+    def name(self, person_id: int, name: str) -> None:
+        name = " ".join(name.split())
+        if not name:
+            raise ConstraintError("a name cannot be empty")
+        old = self._require_person(person_id)
+        assert old is not None
+        cs = ChangeSet()
+        self._set_person(cs, person_id, (name, old[1], old[2], old[3]))
+        self._commit("name", f"named person {person_id} '{name}'" + (f" (was '{old[0]}')" if old[0] else ""), cs)
+
+    def merge(self, sources: Sequence[int], into: int) -> None:
+        """Merge people into ``into``: all their faces move there and are confirmed (merges stick)."""
+        target = self._require_person(into)
+        assert target is not None
+        srcs = [s for s in dict.fromkeys(sources) if s != into]
+        if not srcs:
+            raise ConstraintError("merge needs at least one other person than the target")
+        cs = ChangeSet()
+        names = [target[0]]
+        for s in srcs:
+            st = self._require_person(s)
+            assert st is not None
+            names.append(st[0])
+        moving = [f for s in srcs for f in self._face_ids_of(s)]
+        # the target's own faces are confirmed too: the user judged both groups as one person
+        self._set_faces(cs, {f: (into, 1, 0) for f in self._face_ids_of(into)})
+        self._move_into(cs, moving, into)
+        for s in srcs:
+            self._set_person(cs, s, None)
+        if not target[0]:
+            named = [n for n in names if n]
+            if named:
+                self._set_person(cs, into, (named[0], target[1], target[2], target[3]))
+        self._commit("merge", f"merged {', '.join(map(str, srcs))} into {into}", cs)
+
+    def split(self, face_ids: Sequence[int], name: str | None = None) -> int:
+        """Move the given faces into a new person (confirmed); returns its id."""
+        if not face_ids:
+            raise ConstraintError("select at least one face to split off")
+        cs = ChangeSet()
+        pid = self._new_person(cs, name)
+        self._move_into(cs, list(face_ids), pid)
+        self._commit("split", f"split {len(face_ids)} faces into new person {pid}", cs)
+        return pid
+
+    def move(self, face_ids: Sequence[int], person_id: int) -> None:
+        self._require_person(person_id)
+        cs = ChangeSet()
+        self._move_into(cs, list(face_ids), person_id)
+        self._commit("move", f"moved {len(face_ids)} faces to person {person_id}", cs)
+
+    def remove(self, face_ids: Sequence[int]) -> None:
+        """ "Not this person": the faces become unknown and never return to their person."""
+        cs = ChangeSet()
+        states = self._face_states(face_ids)
+        touched = set()
+        for fid, (pid, _c, nf) in states.items():
+            if pid is None:
+                continue
+            self._reject(cs, fid, pid)
+            touched.add(pid)
+            self._set_faces(cs, {fid: (None, 0, nf)})
+        for pid in touched:
+            self._drop_if_empty(cs, pid)
+        self._commit("remove", f"removed {len(face_ids)} faces from their person", cs)
+
+    def confirm(self, face_ids: Sequence[int]) -> None:
+        cs = ChangeSet()
+        states = self._face_states(face_ids)
+        self._set_faces(cs, {fid: (pid, 1, nf) for fid, (pid, _c, nf) in states.items() if pid is not None})
+        self._commit("confirm", f"confirmed {len(face_ids)} faces", cs)
+
+    def set_hidden(self, person_id: int, hidden: bool = True) -> None:
+        old = self._require_person(person_id)
+        assert old is not None
+        cs = ChangeSet()
+        self._set_person(cs, person_id, (old[0], int(hidden), old[2], old[3]))
+        self._commit("hide" if hidden else "unhide", f"{'hid' if hidden else 'unhid'} person {person_id}", cs)
+
+    def not_a_face(self, face_ids: Sequence[int]) -> None:
+        cs = ChangeSet()
+        states = self._face_states(face_ids)
+        touched = {pid for pid, _c, _n in states.values() if pid is not None}
+        self._set_faces(cs, {fid: (None, 0, 1) for fid in states})
+        for pid in touched:
+            self._drop_if_empty(cs, pid)
+        self._commit("not-a-face", f"marked {len(face_ids)} detections as not a face", cs)
+
+    def set_cover(self, person_id: int, face_id: int) -> None:
+        old = self._require_person(person_id)
+        assert old is not None
+        if self._face_states([face_id])[face_id][0] != person_id:
+            raise ConstraintError(f"face {face_id} is not a face of person {person_id}")
+        cs = ChangeSet()
+        self._set_person(cs, person_id, (old[0], old[1], face_id, old[3]))
+        self._commit("cover", f"set cover of person {person_id}", cs)
+
+    # -- clustering ---------------------------------------------------------------------------
+    def eligible(self) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """Live, not-rejected faces: ids, embedding matrix and per-face info for clustering."""
+        rows = self.db.execute(
+            "SELECT id, photo_id, person_id, confirmed, flags, embedding FROM live_faces ORDER BY id"
+        ).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        X = blobs_to_matrix(r[5] for r in rows) if rows else np.zeros((0, 512), dtype=np.float32)
+        info = [{"photo": r[1], "person": r[2], "confirmed": bool(r[3]), "flags": r[4]} for r in rows]
+        return ids, X, info
+
+    def rejections(self) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = defaultdict(set)
+        for fid, pid in self.db.execute("SELECT face_id, person_id FROM rejections"):
+            out[int(fid)].add(int(pid))
+        return out
+
+    def apply_assignment(self, assignment: dict[int, int | None], new_groups: list[list[int]], kind: str) -> int:
+        """Apply a clustering result as one logged operation (undoable).
+
+        ``assignment``: face id → existing person id (or None for unknown); ``new_groups``: lists of
+        face ids that form new people. Confirmed faces, rejections and same-photo conflicts are
+        re-checked here, whatever the clustering did: this is the last line of defence.
+        Returns the number of faces whose person changed.
+        """
+        cs = ChangeSet()
+        states = self._face_states(list(assignment) + [f for g in new_groups for f in g])
+        rejected = self.rejections()
+        photo = self._photo_of(list(states))
+        want: dict[int, int | None] = dict(assignment)
+        for group in new_groups:
+            pid = self._new_person(cs, None)
+            for f in group:
+                want[f] = pid
+        # a person keeps confirmed faces; compute final membership to check same-photo conflicts
+        final_photos: dict[int, set[int]] = defaultdict(set)
+        for pid, ph in self.db.execute("SELECT person_id, photo_id FROM faces WHERE confirmed = 1"):
+            if pid is not None:
+                final_photos[int(pid)].add(int(ph))
+        updates: dict[int, FaceState] = {}
+        for fid in sorted(want, key=lambda f: (want[f] is None, f)):
+            pid, conf, nf = states[fid]
+            target = want[fid]
+            if conf or nf:
+                continue  # the user's decision stands
+            if target is not None and (target in rejected.get(fid, ()) or photo[fid] in final_photos[target]):
+                target = None
+            if target is not None:
+                final_photos[target].add(photo[fid])
+            if target != pid:
+                updates[fid] = (target, 0, 0)
+        self._set_faces(cs, updates)
+        for pid in {s[0] for s in states.values() if s[0] is not None}:
+            self._drop_if_empty(cs, pid)
+        # new people that lost all their faces to the checks are not created
+        for pid, (before, after) in list(cs.people.items()):
+            if before is None and after is not None and not any(a[0] == pid for _b, a in cs.faces.values()):
+                del cs.people[pid]
+        self._commit(kind, f"{kind}: {len(updates)} faces changed person", cs)
+        return len(updates)
+
+
+def _face(r: Sequence[Any]) -> Face:
+    flags = tuple(x for x in (r[10] or "").split(",") if x)
+    return Face(
+        id=int(r[0]),
+        photo_id=int(r[1]),
+        path=r[2] or "",
+        box=(float(r[3]), float(r[4]), float(r[5]), float(r[6])),
+        probability=float(r[7]),
+        person_id=r[8],
+        confirmed=bool(r[9]),
+        flags=flags,
+        taken_at=r[11],
+    )
+
+
+def _chunks(items: list[int], n: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

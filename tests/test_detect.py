@@ -1,0 +1,407 @@
+"""photoclust.detect: MTCNN on real photos, crops identical to facenet-pytorch's, quality gates, thumbnails.
+
+Fast tests use numpy/Pillow only (plus facenet-pytorch's own extract_face as the reference for crops);
+``slow`` tests run the real MTCNN, loaded once for the module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter, ImageOps
+
+from photoclust import config
+from photoclust.detect import Detector, analyse_faces, to_rgb
+from photoclust.detect.quality import (
+    crop_box,
+    extract_crop,
+    laplacian_variance,
+    quality_flags,
+    thumbnail_jpeg,
+    yaw_from_landmarks,
+)
+from photoclust.types import Box, DetectedFace, FaceCrop
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+PHOTOS = DATA / "photos"
+GROUP = PHOTOS / "group"
+FRONTAL_LANDMARKS = ((40.0, 50.0), (80.0, 50.0), (60.0, 70.0), (45.0, 90.0), (75.0, 90.0))
+
+
+def load(path: Path) -> Image.Image:
+    """Open a photo the way the scan does before detection: EXIF orientation applied, RGB."""
+    with Image.open(path) as im:
+        return ImageOps.exif_transpose(im).convert("RGB")
+
+
+def iou(a: Box, b: Box) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def face(
+    box: Box, probability: float = 0.999, landmarks: tuple[tuple[float, float], ...] | None = None
+) -> DetectedFace:
+    if landmarks is None:
+        x1, y1, x2, y2 = box
+        w, h = x2 - x1, y2 - y1
+        landmarks = tuple(
+            (x1 + fx * w, y1 + fy * h) for fx, fy in [(0.3, 0.4), (0.7, 0.4), (0.5, 0.6), (0.35, 0.8), (0.65, 0.8)]
+        )
+    return DetectedFace(box=box, landmarks=landmarks, probability=probability)
+
+
+def assert_valid_crop(c: FaceCrop) -> None:
+    assert c.crop.shape == (config.CROP_SIZE, config.CROP_SIZE, 3)
+    assert c.crop.dtype == np.uint8
+    with Image.open(io.BytesIO(c.thumbnail)) as thumb:
+        assert thumb.format == "JPEG"
+        assert thumb.size == (config.THUMB_SIZE, config.THUMB_SIZE)
+        assert thumb.mode == "RGB"
+    q = c.quality
+    assert math.isfinite(q.blur) and q.blur >= 0
+    assert -1.0 <= q.yaw <= 1.0
+    assert set(q.flags) <= {"low_probability", "small", "blurry", "profile"}
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return load(GROUP / "face_recognition_kit_with_rose.jpg")
+
+
+# --- crops: identical to facenet-pytorch's extract_face ----------------------------------------------------
+
+
+def test_crop_matches_facenet_extract_face_exactly(photo: Image.Image) -> None:
+    from photoclust._torch import import_facenet_pytorch
+
+    extract_face = import_facenet_pytorch().extract_face
+    w, h = photo.size
+    rng = np.random.default_rng(0)
+    boxes: list[Box] = [
+        (150.3, 120.7, 240.9, 230.2),  # inside
+        (-12.5, -8.25, 60.0, 70.0),  # past the top-left corner
+        (w - 50.0, h - 40.0, w + 15.5, h + 30.0),  # past the bottom-right corner
+        (-30.0, 100.0, w + 30.0, 180.0),  # wider than the photo
+        (10.0, 10.0, 13.0, 12.0),  # a few pixels
+    ]
+    for _ in range(30):
+        x1, y1 = rng.uniform(-40, w), rng.uniform(-40, h)
+        s = rng.uniform(5, 300)
+        boxes.append((x1, y1, x1 + s * rng.uniform(0.7, 1.3), y1 + s))
+    for box in boxes:
+        x1, y1, x2, y2 = crop_box(box, photo.size)
+        if x2 - x1 < 1 or y2 - y1 < 1:
+            continue
+        expected = extract_face(photo, np.array(box), config.CROP_SIZE, config.CROP_MARGIN)
+        expected_u8 = expected.permute(1, 2, 0).numpy()
+        got = extract_crop(photo, box)
+        assert got.dtype == np.uint8 and got.shape == (160, 160, 3)
+        np.testing.assert_array_equal(got, expected_u8.astype(np.uint8), err_msg=str(box))
+        assert np.array_equal(expected_u8, expected_u8.round())  # facenet's values are whole 0..255
+
+
+def test_crop_box_margin_convention() -> None:
+    # A 128-px box with CROP_MARGIN 32 of 160: 32 * 128 / 128 = 32 source px in all, 16 each side.
+    assert crop_box((100.0, 200.0, 228.0, 328.0), (1000, 1000)) == (84, 184, 244, 344)
+    # Clamped at the photo's edges, never padded (as facenet-pytorch).
+    assert crop_box((-20.0, -20.0, 108.0, 108.0), (100, 90)) == (0, 0, 100, 90)
+
+
+def test_crop_box_never_empty() -> None:
+    for box in [(500.0, 500.0, 600.0, 600.0), (-90.0, -90.0, -50.0, -50.0), (3.0, 3.0, 3.0, 3.0)]:
+        x1, y1, x2, y2 = crop_box(box, (40, 30))
+        assert 0 <= x1 < x2 <= 40 and 0 <= y1 < y2 <= 30
+
+
+# --- quality measures ---------------------------------------------------------------------------------------
+
+
+def test_laplacian_variance_matches_opencv() -> None:
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, size=(160, 160, 3), dtype=np.uint8)
+    grey = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    ref = cv2.Laplacian(grey, cv2.CV_64F, ksize=1)[1:-1, 1:-1].var()
+    assert laplacian_variance(rgb) == pytest.approx(ref, rel=1e-9)
+    assert laplacian_variance(grey) == pytest.approx(ref, rel=1e-9)
+
+
+def test_laplacian_variance_orders_sharp_and_blurred(photo: Image.Image) -> None:
+    region = photo.crop((150, 100, 400, 350)).resize((160, 160))
+    sharp = laplacian_variance(np.asarray(region))
+    soft = laplacian_variance(np.asarray(region.filter(ImageFilter.GaussianBlur(2))))
+    softer = laplacian_variance(np.asarray(region.filter(ImageFilter.GaussianBlur(5))))
+    assert sharp > soft > softer >= 0
+    assert softer < config.FLAG_BLUR < sharp
+    assert laplacian_variance(np.full((160, 160, 3), 77, np.uint8)) == 0.0
+    assert laplacian_variance(np.zeros((2, 2, 3), np.uint8)) == 0.0
+
+
+def test_yaw_from_landmarks() -> None:
+    assert yaw_from_landmarks(FRONTAL_LANDMARKS) == pytest.approx(0.0)
+    le, re, _, ml, mr = FRONTAL_LANDMARKS
+    assert yaw_from_landmarks((le, re, (70.0, 70.0), ml, mr)) == pytest.approx(0.5)  # towards image right
+    assert yaw_from_landmarks((le, re, (50.0, 70.0), ml, mr)) == pytest.approx(-0.5)
+    assert yaw_from_landmarks((le, re, (80.0, 75.0), ml, mr)) == pytest.approx(1.0)
+    assert yaw_from_landmarks((le, re, (120.0, 70.0), ml, mr)) == 1.0  # clipped
+    assert yaw_from_landmarks((le, re, (-20.0, 70.0), ml, mr)) == -1.0
+    # In-plane rotation does not count: the same frontal face rotated by 90 degrees.
+    rotated = tuple((-y, x) for x, y in FRONTAL_LANDMARKS)
+    assert yaw_from_landmarks(rotated) == pytest.approx(0.0, abs=1e-12)
+    # Degenerate input: both eyes on one point, or too few points.
+    assert yaw_from_landmarks(((5.0, 5.0), (5.0, 5.0), (9.0, 9.0), (0.0, 0.0), (0.0, 0.0))) == 0.0
+    assert yaw_from_landmarks(()) == 0.0
+
+
+def test_quality_flags() -> None:
+    good = dict(probability=0.999, size_px=120.0, blur=300.0, yaw=0.1)
+    assert quality_flags(**good) == ()
+    assert quality_flags(**{**good, "probability": 0.95}) == ("low_probability",)
+    assert quality_flags(**{**good, "size_px": 25.0}) == ("small",)
+    assert quality_flags(**{**good, "blur": config.FLAG_BLUR / 2}) == ("blurry",)
+    assert quality_flags(**{**good, "yaw": -0.95}) == ("profile",)
+    assert quality_flags(0.91, 20.0, 1.0, 1.0) == ("low_probability", "small", "blurry", "profile")
+
+
+# --- thumbnails and robustness of analyse_faces -----------------------------------------------------------
+
+
+def test_thumbnail_keeps_the_face_centred_and_inside(photo: Image.Image) -> None:
+    thumb = Image.open(io.BytesIO(thumbnail_jpeg(photo, (200.0, 100.0, 300.0, 200.0))))
+    assert thumb.format == "JPEG" and thumb.size == (config.THUMB_SIZE, config.THUMB_SIZE)
+    # A face in the corner: the square is shifted inside the photo, so no black padding appears.
+    corner = np.asarray(Image.open(io.BytesIO(thumbnail_jpeg(photo, (0.0, 0.0, 60.0, 60.0)))))
+    assert corner.mean() > 40 and min(corner[:4].mean(), corner[:, :4].mean()) > 20
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (40, 25)])
+def test_analyse_faces_on_tiny_images(size: tuple[int, int]) -> None:
+    im = Image.new("RGB", size, (120, 90, 60))
+    w, h = size
+    crops = analyse_faces(im, [face((0.0, 0.0, float(w), float(h))), face((-5.0, -5.0, w + 5.0, h + 5.0))])
+    assert len(crops) == 2
+    for c in crops:
+        assert_valid_crop(c)
+        assert "small" in c.quality.flags
+        assert "blurry" in c.quality.flags  # a flat image has no detail at all
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "I;16", "I", "F", "RGBA", "P", "CMYK", "1"])
+def test_analyse_faces_converts_any_mode(photo: Image.Image, mode: str) -> None:
+    grey = photo.convert("L")
+    if mode in ("I;16", "I", "F"):  # 16-bit / 32-bit grey holding the same picture
+        im = Image.fromarray(np.asarray(grey, dtype=np.uint16) * 257).convert(mode)
+    else:
+        im = photo.convert(mode)
+    assert im.mode == mode
+    f = face((150.0, 120.0, 260.0, 240.0))
+    (c,) = analyse_faces(im, [f])
+    assert_valid_crop(c)
+    if mode == "RGBA":
+        np.testing.assert_array_equal(c.crop, extract_crop(photo, f.box))
+    elif mode in ("L", "LA", "I;16", "I", "F"):
+        ref = extract_crop(grey.convert("RGB"), f.box)
+        assert np.abs(c.crop.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_to_rgb() -> None:
+    rgb = Image.new("RGB", (4, 4), (1, 2, 3))
+    assert to_rgb(rgb) is rgb
+    transparent = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    assert to_rgb(transparent).getpixel((0, 0)) == (255, 255, 255)
+    p = Image.new("P", (4, 4), 0)
+    p.putpalette([10, 20, 30] * 256)
+    p.info["transparency"] = 1
+    assert to_rgb(p).getpixel((0, 0)) == (10, 20, 30)
+    sixteen = Image.fromarray(np.full((4, 4), 65535, np.uint16))
+    assert to_rgb(sixteen).getpixel((0, 0)) == (255, 255, 255)
+    half = Image.fromarray(np.full((4, 4), 32768, np.uint16))
+    assert to_rgb(half).getpixel((0, 0)) == (128, 128, 128)
+    assert to_rgb(Image.new("F", (2, 2), 0.0)).getpixel((0, 0)) == (0, 0, 0)
+
+
+def test_analyse_faces_empty() -> None:
+    assert analyse_faces(Image.new("RGB", (10, 10)), []) == []
+
+
+# --- Detector without the model --------------------------------------------------------------------------
+
+
+def test_detector_is_lazy() -> None:
+    code = (
+        "import sys\n"
+        "from photoclust.detect import Detector, analyse_faces\n"
+        "d = Detector()\n"
+        "from PIL import Image\n"
+        "assert d.detect(Image.new('RGB', (1, 1))) == []\n"
+        "assert not d.loaded\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'facenet_pytorch' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_detector_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        Detector(min_face_size=5)
+    with pytest.raises(ValueError):
+        Detector().detect(Image.new("RGB", (50, 50)), scale=0.0)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (19, 300), (300, 12)])
+def test_detect_on_images_smaller_than_a_face(size: tuple[int, int]) -> None:
+    assert Detector().detect(Image.new("RGB", size)) == []
+
+
+# --- the real MTCNN ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detector() -> Iterator[Detector]:
+    d = Detector()
+    d.load()
+    d.load()  # idempotent
+    yield d
+
+
+def box_area(f: DetectedFace) -> float:
+    return (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])
+
+
+def check_faces(faces: list[DetectedFace]) -> None:
+    assert isinstance(faces, list)
+    for f in faces:
+        assert config.DROP_PROBABILITY <= f.probability <= 1.0
+        assert len(f.box) == 4 and f.box[0] < f.box[2] and f.box[1] < f.box[3]
+        assert len(f.landmarks) == 5 and all(len(p) == 2 for p in f.landmarks)
+        assert all(isinstance(v, float) for v in f.box)
+    areas = [box_area(f) for f in faces]
+    assert areas == sorted(areas, reverse=True)
+
+
+def group_counts() -> list[tuple[str, int]]:
+    with open(DATA / "groups.csv", newline="") as fh:
+        return [(row["path"], int(row["n_faces"])) for row in csv.DictReader(fh)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "n_faces"), group_counts())
+def test_group_photos_face_counts(detector: Detector, path: str, n_faces: int) -> None:
+    faces = detector.detect(load(PHOTOS / path))
+    check_faces(faces)
+    assert abs(len(faces) - n_faces) <= 1, [round(f.probability, 3) for f in faces]
+
+
+@pytest.mark.slow
+def test_group_photo_boxes_match_ground_truth(detector: Detector) -> None:
+    with open(DATA / "dlib_boxes.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["file"] == "dlib_2008_002470.jpg")
+    truth = []
+    for part in row["boxes_left_top_w_h"].split(";"):
+        x, y, w, h = (float(v) for v in part.split())
+        truth.append((x, y, x + w, y + h))
+    faces = detector.detect(load(GROUP / "dlib_2008_002470.jpg"))
+    best = [max((iou(t, f.box) for f in faces), default=0.0) for t in truth]
+    assert sum(b >= 0.3 for b in best) >= len(truth) - 1, best
+    assert np.median(best) >= 0.5, best
+
+
+@pytest.mark.slow
+def test_single_person_photos_have_a_face(detector: Detector, labels: dict[str, str]) -> None:
+    missed = []
+    for rel in sorted(labels):
+        faces = detector.detect(load(PHOTOS / rel))
+        check_faces(faces)
+        if not faces:
+            missed.append(rel)
+    assert not missed
+
+
+@pytest.mark.slow
+def test_detect_finds_a_face_rotated_by_90_degrees(detector: Detector) -> None:
+    im = load(PHOTOS / "obama" / "01.jpg")
+    (main, *_) = detector.detect(im)
+    rotated = im.transpose(Image.Transpose.ROTATE_90)  # counter-clockwise: (x, y) -> (y, W - x)
+    faces = detector.detect(rotated)
+    assert faces
+    x1, y1, x2, y2 = main.box
+    expected = (y1, im.width - x2, y2, im.width - x1)
+    assert max(iou(expected, f.box) for f in faces) >= 0.5
+
+
+@pytest.mark.slow
+def test_large_photo_gives_full_resolution_coordinates(detector: Detector) -> None:
+    im = load(GROUP / "face_recognition_obama_and_biden.jpg")  # 1600 px: detection runs on a 1024-px copy
+    k = 4000 / im.width
+    big = im.resize((4000, round(im.height * k)), Image.Resampling.BILINEAR)
+    ref = detector.detect(im)
+    got = detector.detect(big)
+    assert len(got) == len(ref) >= 2
+    for r, g in zip(ref, got, strict=True):
+        scaled = tuple(v * k for v in r.box)
+        assert iou(scaled, g.box) > 0.9, (scaled, g.box)
+        for (rx, ry), (gx, gy) in zip(r.landmarks, g.landmarks, strict=True):
+            assert math.hypot(rx * k - gx, ry * k - gy) < 0.05 * (g.box[2] - g.box[0])
+
+
+@pytest.mark.slow
+def test_scale_maps_a_reduced_copy_to_full_resolution(detector: Detector) -> None:
+    im = load(GROUP / "face_recognition_kit_with_rose.jpg")
+    ref = detector.detect(im)
+    half = im.reduce(2)
+    got = detector.detect(half, scale=im.width / half.width)
+    assert len(got) == len(ref) == 2
+    for r, g in zip(ref, got, strict=True):
+        assert iou(r.box, g.box) > 0.8
+        assert all(0 <= v <= max(im.size) + 20 for v in g.box)
+
+
+@pytest.mark.slow
+def test_detect_accepts_any_mode_and_returns_empty_for_no_face(detector: Detector) -> None:
+    im = load(GROUP / "face_recognition_kit_with_rose.jpg")
+    for mode in ("L", "RGBA", "P"):
+        assert len(detector.detect(im.convert(mode))) == 2, mode
+    rng = np.random.default_rng(0)
+    noise = Image.fromarray(rng.integers(0, 256, size=(300, 400, 3), dtype=np.uint8))
+    gradient = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (200, 1))).convert("RGB")
+    for blank in (Image.new("RGB", (640, 480), (128, 128, 128)), noise, gradient, Image.new("RGB", (20, 20))):
+        assert detector.detect(blank) == []
+
+
+@pytest.mark.slow
+def test_analyse_faces_on_real_detections(detector: Detector) -> None:
+    from photoclust._torch import import_facenet_pytorch
+
+    extract_face = import_facenet_pytorch().extract_face
+    im = load(GROUP / "face_recognition_kit_with_rose.jpg")
+    faces = detector.detect(im)
+    crops = analyse_faces(im, faces)
+    assert [c.detection for c in crops] == faces
+    for c in crops:
+        assert_valid_crop(c)
+        assert c.quality.flags == ()  # two large, sharp, frontal faces
+        assert c.quality.size_px == pytest.approx(
+            min(c.detection.box[2] - c.detection.box[0], c.detection.box[3] - c.detection.box[1])
+        )
+        ref = extract_face(im, np.array(c.detection.box), config.CROP_SIZE, config.CROP_MARGIN)
+        np.testing.assert_array_equal(c.crop, ref.permute(1, 2, 0).numpy().astype(np.uint8))
+        # The crop is a face: MTCNN finds one in it, roughly filling the box inside the margin.
+        inner = detector.detect(Image.fromarray(c.crop))
+        assert inner and iou(inner[0].box, (16.0, 16.0, 144.0, 144.0)) > 0.5
+
+    small = analyse_faces(load(GROUP / "dlib_2008_002470.jpg"), detector.detect(load(GROUP / "dlib_2008_002470.jpg")))
+    assert any("small" in c.quality.flags for c in small)
+    assert all(c.quality.size_px < 60 for c in small)

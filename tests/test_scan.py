@@ -1,0 +1,234 @@
+"""Scanning real photos through the real models into a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from photoclust.config import ScanSettings
+from photoclust.library import Library
+from photoclust.store import Store
+
+pytestmark = pytest.mark.slow
+
+ONE_WORKER = ScanSettings(workers=1, batch_size=8)
+SAMPLE = ["obama/01.jpg", "obama/02.jpg", "biden/01.jpg", "madonna/01.jpg", "rose_leslie/01.jpg"]
+
+
+def copy_sample(photos_dir: Path, dest: Path, names: list[str] = SAMPLE) -> list[Path]:
+    out = []
+    for name in names:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(photos_dir / name, target)
+        out.append(target)
+    return out
+
+
+def faces_by_content(db: Path) -> set[tuple[str, int, int, int, int]]:
+    with Store.open(db) as s:
+        rows = s.db.execute(
+            "SELECT photos.sha256, faces.x1, faces.y1, faces.x2, faces.y2 FROM faces JOIN photos ON photos.id = faces.photo_id"
+        ).fetchall()
+    return {(sha, round(x1), round(y1), round(x2), round(y2)) for sha, x1, y1, x2, y2 in rows}
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory, photos_dir: Path) -> tuple[Path, Path]:
+    """A folder with the sample photos and a library that has scanned it once (cloned per test)."""
+    base = tmp_path_factory.mktemp("scanned")
+    folder = base / "Photos"
+    copy_sample(photos_dir, folder)
+    with Library(base / "lib.db") as lib:
+        report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.new == len(SAMPLE) and report.unreadable == 0
+    return folder, base / "lib.db"
+
+
+@pytest.fixture
+def lib_copy(scanned: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Library]:
+    folder, db = scanned
+    shutil.copytree(folder, tmp_path / "Photos")
+    # the copy's paths differ: scanning it links the known content to the new paths (no re-analysis)
+    shutil.copy(db, tmp_path / "lib.db")
+    lib = Library(tmp_path / "lib.db")
+    lib.scan([tmp_path / "Photos"], settings=ONE_WORKER)
+    lib.store.mark_missing([p for p in lib.store.known_files() if not p.startswith(str(tmp_path))])
+    yield tmp_path / "Photos", lib
+    lib.close()
+
+
+def test_scan_finds_faces_and_rescan_costs_nothing(scanned: tuple[Path, Path]) -> None:
+    folder, db = scanned
+    with Library(db) as lib:
+        st = lib.status()
+        assert st.photos == len(SAMPLE)
+        assert st.faces >= len(SAMPLE)
+        t = time.monotonic()
+        report = lib.scan([folder], settings=ONE_WORKER)
+        assert time.monotonic() - t < 2.0
+    assert (report.new, report.changed, report.unchanged, report.faces) == (0, 0, len(SAMPLE), 0)
+    with Store.open(db) as s:
+        assert s.integrity_check() == "ok"
+        assert s.db.execute("SELECT count(DISTINCT model_version) FROM faces").fetchone()[0] == 1
+        emb = s.db.execute("SELECT embedding FROM faces LIMIT 1").fetchone()[0]
+        assert len(emb) == 512 * 4
+
+
+def test_moved_and_renamed_files_keep_their_faces_and_people(lib_copy: tuple[Path, Library]) -> None:
+    folder, lib = lib_copy
+    obama = [f for f in lib.store.db.execute("SELECT id FROM faces").fetchall()][0][0]
+    pid = lib.create_person("Somebody", [obama])
+    before = {f.id for f in lib.faces(pid)}
+    (folder / "moved" / "deeper").mkdir(parents=True)
+    for p in folder.glob("obama/*.jpg"):
+        p.rename(folder / "moved" / "deeper" / ("renamed " + p.name))
+    report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.moved == 2 and report.deleted == 2 and report.new == 0
+    assert {f.id for f in lib.faces(pid)} == before
+    assert all("renamed" in f.path for f in lib.faces(pid) if "obama" not in f.path)
+
+
+def test_modified_file_is_reindexed_and_deleted_file_leaves_views(lib_copy: tuple[Path, Library]) -> None:
+    folder, lib = lib_copy
+    faces_before = lib.status().faces
+    target = folder / "madonna" / "01.jpg"
+    Image.open(target).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(target, quality=90)
+    report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.changed == 1 and report.new == 0
+    assert lib.status().faces == faces_before  # old version's faces left the views, new ones came
+    (folder / "biden" / "01.jpg").unlink()
+    report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.deleted == 1
+    assert lib.status().faces < faces_before
+    assert lib.status().files_missing >= 1
+
+
+def test_broken_files_are_recorded_once_and_never_stop_the_scan(lib_copy: tuple[Path, Library]) -> None:
+    folder, lib = lib_copy
+    bad = folder / "bad"
+    bad.mkdir()
+    (bad / "zero.jpg").write_bytes(b"")
+    (bad / "text.jpg").write_text("not a photo")
+    data = (folder / "obama" / "01.jpg").read_bytes()
+    (bad / "truncated.jpg").write_bytes(data[: len(data) // 4])
+    from tests.test_crawl import huge_png_header
+
+    (bad / "bomb.png").write_bytes(huge_png_header(40_000, 40_000))
+    good = folder / "Été 2019" / "ünïcode photo.jpg"
+    good.parent.mkdir()
+    shutil.copy(Path(__file__).parent.parent / "data" / "photos" / "elton_john" / "01.jpg", good)
+    report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.unreadable == 4 and report.new == 1
+    reasons = dict(lib.errors())
+    assert set(reasons) == {str(bad / n) for n in ("zero.jpg", "text.jpg", "truncated.jpg", "bomb.png")}
+    assert "too large" in reasons[str(bad / "bomb.png")]
+    assert all("\n" not in r for r in reasons.values())
+    # recorded once: a rescan does not retry unchanged broken files
+    report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.unreadable == 4 and report.new == 0 and len(lib.errors()) == 4
+    # a fixed file leaves the error list
+    shutil.copy(folder / "biden" / "01.jpg", bad / "text.jpg")
+    report = lib.scan([folder], settings=ONE_WORKER)
+    assert str(bad / "text.jpg") not in dict(lib.errors())
+
+
+def test_parallel_workers_give_the_same_result(scanned: tuple[Path, Path], tmp_path: Path) -> None:
+    folder, db = scanned
+    with Library(tmp_path / "par.db") as lib:
+        lib.scan([folder], settings=ScanSettings(workers=2, batch_size=2))
+    assert faces_by_content(tmp_path / "par.db") == faces_by_content(db)
+
+
+def _scan_subprocess(folder: Path, db: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "photoclust", "scan", str(folder), "--db", str(db), "--workers", "1", *extra]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_for_photos(db: Path, n: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        if db.exists():
+            try:
+                conn = sqlite3.connect(db, timeout=1)
+                count = conn.execute("SELECT count(*) FROM photos").fetchone()[0]
+                conn.close()
+                if count >= n:
+                    return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("scan made no progress")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_scan_leaves_a_consistent_db_and_resumes(
+    sig: signal.Signals, scanned: tuple[Path, Path], tmp_path: Path, photos_dir: Path
+) -> None:
+    _folder, clean_db = scanned
+    folder = tmp_path / "Photos"
+    copy_sample(photos_dir, folder)
+    db = tmp_path / "killed.db"
+    proc = _scan_subprocess(folder, db, "--batch-size", "1")
+    _wait_for_photos(db, 2, proc)
+    proc.send_signal(sig)
+    out = proc.communicate(timeout=120)[0].decode()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, out
+        assert "interrupted" in out
+    with Store.open(db) as s:
+        assert s.integrity_check() == "ok"
+        done = s.db.execute("SELECT count(*) FROM photos").fetchone()[0]
+        # every indexed photo has its file row and all its faces (written in one transaction)
+        assert (
+            s.db.execute("SELECT count(*) FROM photos WHERE id NOT IN (SELECT photo_id FROM files)").fetchone()[0] == 0
+        )
+        assert (
+            s.db.execute(
+                "SELECT count(*) FROM photos WHERE face_count != (SELECT count(*) FROM faces WHERE photo_id = photos.id)"
+            ).fetchone()[0]
+            == 0
+        )
+    assert 2 <= done <= len(SAMPLE)
+    resume = _scan_subprocess(folder, db)
+    out = resume.communicate(timeout=300)[0].decode()
+    assert resume.returncode == 0, out
+    assert f"{len(SAMPLE) - done} new" in out
+    assert faces_by_content(db) == faces_by_content(clean_db)
+
+
+def test_scan_of_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "photoclust", "scan", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr
+
+
+def test_no_network_connection_is_attempted_during_a_scan(tmp_path: Path, photos_dir: Path) -> None:
+    from tests.conftest import NetworkBlocked
+
+    # the guard is real: any TCP connection attempt in this process raises ...
+    with pytest.raises(NetworkBlocked):
+        import socket
+
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
+    # ... and a fresh scan (model conversion included, in this process) runs under it
+    folder = tmp_path / "p"
+    copy_sample(photos_dir, folder, ["kit_harington/01.jpg"])
+    with Library(tmp_path / "n.db") as lib:
+        report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.new == 1 and report.faces >= 1
