@@ -188,5 +188,167 @@ def errors(db: str | None) -> None:
         click.echo("No unreadable files.", err=True)
 
 
+def _person_id(lib: Any, ref: str) -> int:
+    """A person given by id or by (case-insensitive) name."""
+    if ref.isdigit():
+        return int(ref)
+    return int(lib.resolve_person(ref))
+
+
+@cli.command()
+@_db_option
+@click.option("--full", is_flag=True, help="Re-cluster every face from scratch (your decisions still hold).")
+@_errors_to_click
+def cluster(db: str | None, full: bool) -> None:
+    """Group the indexed faces into people.
+
+    New faces join the people they clearly belong to; the rest are clustered into new people.
+    Names, confirmed faces, merges, splits and rejections are never undone.
+    """
+    with _library(db) as lib:
+        r = lib.cluster(full=full)
+    click.echo(
+        f"People: {r.people} ({r.new_people} new). Faces: {r.assigned} assigned to people, "
+        f"{r.unknown} unknown, {r.skipped} left out by the quality gates. ({r.seconds:.1f} s)"
+    )
+
+
+@cli.command()
+@_db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--hidden", is_flag=True, help="Include hidden people.")
+@_errors_to_click
+def people(db: str | None, as_json: bool, hidden: bool) -> None:
+    """List the people found: id, name, faces, photos, cover photo."""
+    with _library(db) as lib:
+        rows = []
+        for p in lib.list_people(include_hidden=hidden):
+            cover = lib.face(p.cover_face_id).path if p.cover_face_id else ""
+            rows.append(
+                {"id": p.id, "name": p.name, "faces": p.faces, "photos": p.photos, "cover": cover, "hidden": p.hidden}
+            )
+        unknown = len(lib.faces(None))
+    if as_json:
+        import json
+
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} people, {unknown} unknown faces")
+    for col in ("id", "person", "faces", "photos", "example photo"):
+        table.add_column(col, justify="right" if col in ("id", "faces", "photos") else "left")
+    for r in rows:
+        label = str(r["name"]) if r["name"] else f"Unnamed · {r['faces']} faces"
+        if r["hidden"]:
+            label += " (hidden)"
+        table.add_row(str(r["id"]), label, str(r["faces"]), str(r["photos"]), str(r["cover"]))
+    Console().print(table)
+
+
+@cli.command()
+@click.argument("person_id", type=int)
+@click.argument("name")
+@_db_option
+@_errors_to_click
+def name(person_id: int, name: str, db: str | None) -> None:
+    """Name (or rename) a person."""
+    with _library(db) as lib:
+        lib.name(person_id, name)
+    click.echo(f"Person {person_id} is now '{name}'.")
+
+
+@cli.command()
+@click.argument("person_ids", nargs=-1, type=int, required=True)
+@click.option("--into", "into", type=int, required=True, help="The person that receives the faces.")
+@_db_option
+@_errors_to_click
+def merge(person_ids: tuple[int, ...], into: int, db: str | None) -> None:
+    """Merge people into one (e.g. the same person found twice)."""
+    with _library(db) as lib:
+        lib.merge(list(person_ids), into)
+    click.echo(f"Merged {', '.join(map(str, person_ids))} into {into}.")
+
+
+@cli.command()
+@click.argument("person_id", type=int)
+@click.option("--unhide", is_flag=True, help="Show the person again.")
+@_db_option
+@_errors_to_click
+def hide(person_id: int, unhide: bool, db: str | None) -> None:
+    """Hide a person from the people list (or show them again with --unhide)."""
+    with _library(db) as lib:
+        lib.hide(person_id, not unhide)
+    click.echo(f"Person {person_id} is {'shown' if unhide else 'hidden'}.")
+
+
+@cli.command()
+@_db_option
+@_errors_to_click
+def undo(db: str | None) -> None:
+    """Undo the last change to people (edits and clustering runs)."""
+    with _library(db) as lib:
+        entry = lib.undo()
+    click.echo(f"Undone: {entry.description}")
+
+
+@cli.command()
+@_db_option
+@_errors_to_click
+def redo(db: str | None) -> None:
+    """Redo the last undone change."""
+    with _library(db) as lib:
+        entry = lib.redo()
+    click.echo(f"Redone: {entry.description}")
+
+
+@cli.command()
+@_db_option
+@click.option("--limit", type=int, default=20, show_default=True)
+@_errors_to_click
+def history(db: str | None, limit: int) -> None:
+    """Show the latest changes to people (what undo would undo)."""
+    import time
+
+    with _library(db) as lib:
+        entries = lib.history(limit)
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.at))
+        click.echo(f"{e.id:>5}  {when}  {'(undone) ' if e.undone else ''}{e.description}")
+
+
+@cli.command()
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="File (default: stdout).")
+@_errors_to_click
+def export(db: str | None, fmt: str, out: str | None) -> None:
+    """Export every face: path, box, person id and name, confirmed."""
+    import csv
+    import io
+    import json
+
+    with _library(db) as lib:
+        rows = lib.export_rows()
+    buf = io.StringIO()
+    if fmt == "json":
+        json.dump(rows, buf, indent=2, ensure_ascii=False)
+        buf.write("\n")
+    else:
+        fields = ["path", "x1", "y1", "x2", "y2", "person_id", "person_name", "confirmed"]
+        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "confirmed": int(bool(r["confirmed"]))})
+    if out:
+        from photoclust.store import atomic_write_text
+
+        atomic_write_text(out, buf.getvalue())
+        click.echo(f"Wrote {len(rows)} faces to {out}.", err=True)
+    else:
+        click.echo(buf.getvalue(), nl=False)
+
+
 def main() -> None:
     cli()

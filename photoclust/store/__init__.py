@@ -425,3 +425,19 @@ class Store:
         cols = [d[0] for d in cur.description]
         for row in cur:
             yield dict(zip(cols, row, strict=True))
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file via a temp file and rename, so a crash never leaves half a file."""
+    import os
+    import tempfile
+
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
