@@ -23,6 +23,7 @@ import argparse
 import csv
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,19 @@ def eer_and_tar(genuine: np.ndarray, impostor: np.ndarray, far: float = 1e-3) ->
     return eer, tar
 
 
-def evaluate(vectors: np.ndarray, ids: np.ndarray) -> dict[str, object]:
+@dataclass
+class Result:
+    nn_ok: np.ndarray
+    nn_acc: float
+    auc: float
+    eer: float
+    tar: float
+    genuine: float
+    impostor: float
+    pairs: tuple[int, int]
+
+
+def evaluate(vectors: np.ndarray, ids: np.ndarray) -> Result:
     sim = vectors @ vectors.T
     n = len(ids)
     np.fill_diagonal(sim, -np.inf)
@@ -129,16 +142,16 @@ def evaluate(vectors: np.ndarray, ids: np.ndarray) -> dict[str, object]:
     scores = sim[iu]
     genuine, impostor = scores[same], scores[~same]
     eer, tar = eer_and_tar(genuine, impostor)
-    return {
-        "nn_ok": nearest_ok,
-        "nn_acc": float(nearest_ok.mean()),
-        "auc": roc_auc(genuine, impostor),
-        "eer": eer,
-        "tar": tar,
-        "genuine": float(genuine.mean()),
-        "impostor": float(impostor.mean()),
-        "pairs": (len(genuine), len(impostor)),
-    }
+    return Result(
+        nn_ok=nearest_ok,
+        nn_acc=float(nearest_ok.mean()),
+        auc=roc_auc(genuine, impostor),
+        eer=eer,
+        tar=tar,
+        genuine=float(genuine.mean()),
+        impostor=float(impostor.mean()),
+        pairs=(len(genuine), len(impostor)),
+    )
 
 
 def main() -> None:
@@ -182,17 +195,16 @@ def main() -> None:
     print(f"cosine(plain, mirrored): mean {float(np.mean(np.sum(plain * mirrored, axis=1))):.4f}")
 
     base = evaluate(plain, ids)
-    g, i = base["pairs"]  # type: ignore[misc]
+    g, i = base.pairs
     print(f"{g} genuine pairs, {i} impostor pairs")
     print(f"{'variant':<10} {'NN acc':>8} {'ROC AUC':>9} {'EER':>7} {'TAR@FAR1e-3':>12} {'genuine':>8} {'impostor':>9}")
     for name, vectors in (("plain", plain), ("flip-raw", flip_raw), ("flip-unit", flip_unit)):
         r = evaluate(vectors, ids)
-        gained = int((r["nn_ok"] & ~base["nn_ok"]).sum())  # type: ignore[operator]
-        lost = int((~r["nn_ok"] & base["nn_ok"]).sum())  # type: ignore[operator]
+        gained = int((r.nn_ok & ~base.nn_ok).sum())
+        lost = int((~r.nn_ok & base.nn_ok).sum())
         print(
-            f"{name:<10} {r['nn_acc']:8.4f} {r['auc']:9.5f} {r['eer']:7.4f} {r['tar']:12.4f} "
-            f"{r['genuine']:8.4f} {r['impostor']:9.4f}"
-            + (f"   NN vs plain: +{gained} / -{lost}" if name != "plain" else "")
+            f"{name:<10} {r.nn_acc:8.4f} {r.auc:9.5f} {r.eer:7.4f} {r.tar:12.4f} "
+            f"{r.genuine:8.4f} {r.impostor:9.4f}" + (f"   NN vs plain: +{gained} / -{lost}" if name != "plain" else "")
         )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from photoclust.config import ScanSettings, default_db_path
 from photoclust.errors import NotFound
-from photoclust.people import HistoryEntry, People
+from photoclust.people import ClusterReport, HistoryEntry, People, recluster
 from photoclust.progress import Progress
 from photoclust.store import LibraryStatus, Store
 from photoclust.types import Face, Person, ScanReport
@@ -60,6 +60,10 @@ class Library:
         if self._people is None:
             self._people = People(self.store)
         return self._people
+
+    def cluster(self, full: bool = False) -> ClusterReport:
+        """Group faces into people (incremental; ``full`` re-clusters all), honouring every decision."""
+        return recluster(self.people, full=full)
 
     def list_people(self, include_hidden: bool = False) -> list[Person]:
         return self.people.list(include_hidden=include_hidden)

@@ -543,6 +543,154 @@ class People:
         return len(updates)
 
 
+# Faces with these flags do not *form* people (their embeddings are unreliable), but they may join a
+# person they are clearly close to.
+WEAK_FLAGS = frozenset({"low_probability", "small", "blurry"})
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    people: int
+    new_people: int
+    assigned: int
+    unknown: int
+    skipped: int
+    changed: int
+    seconds: float
+
+
+def recluster(
+    people: People,
+    full: bool = False,
+    params: Any = None,
+    assign_params: Any = None,
+) -> ClusterReport:
+    """Group faces into people, honouring every user decision; one undoable operation.
+
+    Incremental (default): faces already in a person stay; unknown faces join the person they are
+    clearly close to (nearest-neighbour vote with a calibrated distance threshold); the remaining
+    unknown faces are clustered among themselves into new people.
+    ``full``: every unconfirmed face is re-clustered from scratch, with each person's confirmed faces
+    as must-link groups; new clusters take over the id (and name) of the old person they overlap most,
+    so people keep their ids.
+    """
+    from photoclust.cluster import AssignParams, ClusterParams, assign_to_people, cluster_faces, same_photo_pairs
+
+    t0 = time.monotonic()
+    params = params or ClusterParams()
+    assign_params = assign_params or AssignParams()
+    ids, X, info = people.eligible()
+    n = len(ids)
+    rejected = people.rejections()
+    photo = np.array([i["photo"] for i in info], dtype=np.int64)
+    person = np.array([i["person"] if i["person"] is not None else -1 for i in info], dtype=np.int64)
+    confirmed = np.array([i["confirmed"] for i in info], dtype=bool)
+    weak = np.array([bool(WEAK_FLAGS.intersection((i["flags"] or "").split(","))) for i in info], dtype=bool)
+    target = person.copy()  # the person each face should end up with; -1 unknown
+    new_groups: list[list[int]] = []
+
+    if full:
+        # must-link groups: each person's confirmed faces
+        group_people = sorted({int(p) for p in person[confirmed] if p >= 0})
+        gindex = {p: g for g, p in enumerate(group_people)}
+        rows = np.flatnonzero(confirmed | ~weak)
+        sub = {int(r): k for k, r in enumerate(rows)}
+        must = [[sub[int(r)] for r in rows if confirmed[r] and person[r] == p] for p in group_people]
+        forbidden = [
+            (sub[int(r)], gindex[q]) for r in rows for q in rejected.get(int(ids[r]), ()) if q in gindex
+        ]
+        labels = cluster_faces(
+            X[rows], params, cannot_link=same_photo_pairs(photo[rows]), must_link=must, forbidden=forbidden
+        )
+        target[~confirmed] = -1
+        # new clusters take the id of the old person they overlap most (ids stay stable across runs)
+        taken = set(group_people)
+        for lab in sorted(set(labels.tolist()) - {-1}):
+            members = rows[labels == lab]
+            if lab < len(group_people):
+                target[members] = group_people[lab]
+                continue
+            old = person[members]
+            old = old[(old >= 0) & ~np.isin(old, list(taken))]
+            if old.size:
+                vals, counts = np.unique(old, return_counts=True)
+                best = int(vals[np.argmax(counts)])
+                if counts.max() * 2 >= members.size:
+                    target[members] = best
+                    taken.add(best)
+                    continue
+            new_groups.append([int(ids[r]) for r in members])
+            target[members] = -2  # placeholder: a new person
+    def assign_unknown() -> None:
+        """Unknown faces (weak ones too) join the person they are clearly close to (kNN vote)."""
+        unknown = np.flatnonzero((target == -1) & ~confirmed)
+        refs = np.flatnonzero(target != -1)
+        if not unknown.size or not refs.size:
+            return
+        # faces of new groups vote for their group: label them with ids above every person id
+        ref_labels = target[refs].copy()
+        for g, group in enumerate(new_groups):
+            members = np.isin(ids[refs], group)
+            ref_labels[members] = new_base + g
+        ref_photo: dict[int, list[int]] = {}
+        for k, r in enumerate(refs):
+            ref_photo.setdefault(int(photo[r]), []).append(k)
+        cl_ref = [(k, j) for k, u in enumerate(unknown) for j in ref_photo.get(int(photo[u]), ())]
+        forb = [(k, q) for k, u in enumerate(unknown) for q in rejected.get(int(ids[u]), ())]
+        got = assign_to_people(
+            X[unknown],
+            X[refs],
+            ref_labels,
+            assign_params,
+            cannot_link=same_photo_pairs(photo[unknown]),
+            cannot_link_ref=cl_ref,
+            forbidden=forb,
+        )
+        for k, u in enumerate(unknown):
+            lab = int(got[k])
+            if lab < 0:
+                continue
+            if lab >= new_base:
+                new_groups[lab - new_base].append(int(ids[u]))
+                target[u] = -2
+            else:
+                target[u] = lab
+
+    new_base = int(max(person.max(initial=0), people.db.execute("SELECT max(id) FROM people").fetchone()[0] or 0)) + 1
+    assign_unknown()
+    if not full:
+        # cluster the faces still unknown (and strong enough) among themselves into new people
+        rest = np.flatnonzero((target == -1) & ~weak & ~confirmed)
+        if rest.size >= params.min_cluster_size:
+            labels = cluster_faces(X[rest], params, cannot_link=same_photo_pairs(photo[rest]))
+            for lab in sorted(set(labels.tolist()) - {-1}):
+                members = rest[labels == lab]
+                new_groups.append([int(ids[r]) for r in members])
+                target[members] = -2
+            if new_groups:
+                assign_unknown()  # faces left out of the new people may clearly belong to one
+    in_new = {f for g in new_groups for f in g}
+    assignment = {
+        int(ids[r]): (int(target[r]) if target[r] >= 0 else None)
+        for r in range(n)
+        if int(ids[r]) not in in_new and (target[r] != person[r])
+    }
+    changed = people.apply_assignment(assignment, new_groups, "cluster-full" if full else "cluster")
+    listed = people.list(include_hidden=True)
+    assigned = int(
+        people.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NOT NULL").fetchone()[0]
+    )
+    return ClusterReport(
+        people=len(listed),
+        new_people=len(new_groups),
+        assigned=assigned,
+        unknown=n - assigned,
+        skipped=int((weak & (target < 0) & (person < 0)).sum()),
+        changed=changed,
+        seconds=time.monotonic() - t0,
+    )
+
+
 def _face(r: Sequence[Any]) -> Face:
     flags = tuple(x for x in (r[10] or "").split(",") if x)
     return Face(

@@ -21,11 +21,13 @@ from PIL import Image, ImageFilter, ImageOps
 from photoclust import config
 from photoclust.detect import Detector, analyse_faces, to_rgb
 from photoclust.detect.quality import (
+    Frame,
     crop_box,
     extract_crop,
     laplacian_variance,
     quality_flags,
     thumbnail_jpeg,
+    upright_turns,
     yaw_from_landmarks,
 )
 from photoclust.types import Box, DetectedFace, FaceCrop
@@ -60,6 +62,12 @@ def face(
             (x1 + fx * w, y1 + fy * h) for fx, fy in [(0.3, 0.4), (0.7, 0.4), (0.5, 0.6), (0.35, 0.8), (0.65, 0.8)]
         )
     return DetectedFace(box=box, landmarks=landmarks, probability=probability)
+
+
+def image_distance(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of two images seen at 32x32 (insensitive to shifts of a few pixels)."""
+    small = [np.asarray(im.convert("RGB").resize((32, 32), Image.Resampling.BOX), dtype=float) for im in (a, b)]
+    return float(np.abs(small[0] - small[1]).mean())
 
 
 def assert_valid_crop(c: FaceCrop) -> None:
@@ -123,6 +131,38 @@ def test_crop_box_never_empty() -> None:
     for box in [(500.0, 500.0, 600.0, 600.0), (-90.0, -90.0, -50.0, -50.0), (3.0, 3.0, 3.0, 3.0)]:
         x1, y1, x2, y2 = crop_box(box, (40, 30))
         assert 0 <= x1 < x2 <= 40 and 0 <= y1 < y2 <= 30
+
+
+def test_frame_round_trip_and_turned_crop_matches_extract_face_on_turned_photo(photo: Image.Image) -> None:
+    from photoclust._torch import import_facenet_pytorch
+
+    extract_face = import_facenet_pytorch().extract_face
+    box: Box = (150.3, 120.7, 240.9, 250.2)
+    for turns in range(4):
+        frame = Frame(photo.size, turns)
+        turned = frame.turn(photo)
+        assert turned.size == frame.size
+        for x, y in [(0.0, 0.0), (12.5, 300.25), (photo.width, photo.height)]:
+            assert frame.from_frame(*frame.to_frame(x, y)) == pytest.approx((x, y))
+        # A pixel keeps its colour: the turned photo's pixel at to_frame(centre of (x, y)).
+        u, v = frame.to_frame(200.5, 150.5)
+        assert turned.getpixel((int(u), int(v))) == photo.getpixel((200, 150))
+        tbox = frame.box_to_frame(box)
+        expected = extract_face(turned, np.array(tbox), config.CROP_SIZE, config.CROP_MARGIN)
+        got = extract_crop(photo, box, turns)
+        np.testing.assert_array_equal(got, expected.permute(1, 2, 0).numpy().astype(np.uint8), err_msg=str(turns))
+
+
+def test_upright_turns_from_landmarks() -> None:
+    assert upright_turns(FRONTAL_LANDMARKS) == 0
+    size = (200, 100)
+    for turns in range(4):
+        # The upright face as it appears in a photo that needs `turns` counter-clockwise turns to be upright.
+        frame = Frame(size, turns)
+        photo_landmarks = tuple(frame.from_frame(x, y) for x, y in FRONTAL_LANDMARKS)
+        assert upright_turns(photo_landmarks) == turns
+        assert yaw_from_landmarks(photo_landmarks) == pytest.approx(0.0, abs=1e-12)
+    assert upright_turns(()) == 0
 
 
 # --- quality measures ---------------------------------------------------------------------------------------
@@ -261,6 +301,16 @@ def test_detector_rejects_bad_arguments() -> None:
         Detector().detect(Image.new("RGB", (50, 50)), scale=0.0)
 
 
+def test_detector_without_cuda_says_so() -> None:
+    from photoclust._torch import import_torch
+    from photoclust.errors import DeviceError
+
+    if import_torch().cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(DeviceError, match="CUDA"):
+        Detector(device="cuda").load()
+
+
 @pytest.mark.parametrize("size", [(1, 1), (19, 300), (300, 12)])
 def test_detect_on_images_smaller_than_a_face(size: tuple[int, int]) -> None:
     assert Detector().detect(Image.new("RGB", size)) == []
@@ -331,15 +381,31 @@ def test_single_person_photos_have_a_face(detector: Detector, labels: dict[str, 
 
 
 @pytest.mark.slow
-def test_detect_finds_a_face_rotated_by_90_degrees(detector: Detector) -> None:
+@pytest.mark.parametrize("transpose", [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270], ids=["90", "270"])
+def test_detect_finds_a_face_in_a_sideways_photo(detector: Detector, transpose: Image.Transpose) -> None:
+    # A photo whose EXIF orientation was lost: MTCNN alone finds nothing, the sideways passes do.
     im = load(PHOTOS / "obama" / "01.jpg")
-    (main, *_) = detector.detect(im)
-    rotated = im.transpose(Image.Transpose.ROTATE_90)  # counter-clockwise: (x, y) -> (y, W - x)
-    faces = detector.detect(rotated)
-    assert faces
-    x1, y1, x2, y2 = main.box
-    expected = (y1, im.width - x2, y2, im.width - x1)
-    assert max(iou(expected, f.box) for f in faces) >= 0.5
+    (upright,) = detector.detect(im)
+    (upright_crop,) = analyse_faces(im, [upright])
+    sideways = im.transpose(transpose)
+    assert Detector(try_rotations=False).detect(sideways) == []
+    faces = detector.detect(sideways)
+    check_faces(faces)
+    assert len(faces) == 1
+    turns = 1 if transpose == Image.Transpose.ROTATE_90 else 3
+    back = Frame(im.size, turns)  # `sideways` is `im` turned by `turns`; undo it
+    assert iou(back.box_from_frame(faces[0].box), upright.box) > 0.7
+    # analyse_faces turns the crop and the thumbnail upright: they look like the ones from the upright
+    # photo, and much less like those turned any other way.
+    (c,) = analyse_faces(sideways, faces)
+    assert_valid_crop(c)
+    assert upright_turns(faces[0].landmarks) == 4 - turns
+    thumb = Image.open(io.BytesIO(c.thumbnail))
+    upright_thumb = Image.open(io.BytesIO(upright_crop.thumbnail))
+    for got, want in [(Image.fromarray(c.crop), Image.fromarray(upright_crop.crop)), (thumb, upright_thumb)]:
+        diffs = [image_distance(got, want.rotate(90 * k)) for k in range(4)]
+        assert diffs[0] < 20 and diffs[0] < 0.6 * min(diffs[1:]), diffs
+    assert abs(c.quality.yaw - upright_crop.quality.yaw) < 0.2
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ the point itself excluded. Rows of points with fewer than ``k`` others are padde
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 _BLOCK_ELEMS = 1 << 24  # ~64 MB of float32 similarities per block
 
@@ -23,7 +24,7 @@ def _topk_rows(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and values of the ``k`` largest entries of each row, largest first."""
     m = S.shape[1]
     if k < m:
-        part = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        part = np.argpartition(S, m - k, axis=1)[:, m - k :]
     else:
         part = np.broadcast_to(np.arange(m), (S.shape[0], m)).copy()
     vals = np.take_along_axis(S, part, axis=1)
@@ -87,47 +88,81 @@ def spherical_kmeans(
     return C
 
 
+def _search_cells(
+    X: np.ndarray,
+    k: int,
+    n_cells: int,
+    q_point: np.ndarray,
+    q_slot: np.ndarray,
+    q_bounds: np.ndarray,
+    d_point: np.ndarray,
+    d_bounds: np.ndarray,
+    res_idx: np.ndarray,
+    res_sim: np.ndarray,
+) -> None:
+    for c in range(n_cells):
+        qs, qe = q_bounds[c], q_bounds[c + 1]
+        ds, de = d_bounds[c], d_bounds[c + 1]
+        if qe == qs or de == ds:
+            continue
+        q = q_point[qs:qe]
+        dp = d_point[ds:de]
+        S = X[q] @ X[dp].T
+        S[q[:, None] == dp[None, :]] = -np.inf
+        kk = min(k, dp.size)
+        i, v = _topk_rows(S, kk)
+        slot = q_slot[qs:qe]
+        res_idx[q, slot, :kk] = dp[i]
+        res_sim[q, slot, :kk] = v
+
+
 def knn_ivf(
-    X: np.ndarray, k: int, *, cell_size: int = 128, nprobe: int = 12, seed: int = 0
+    X: np.ndarray,
+    k: int,
+    *,
+    cell_size: int = 32,
+    nprobe: int = 8,
+    nfile: int = 2,
+    seed: int = 0,
+    kmeans_iters: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = X.shape[0]
     n_cells = max(1, n // cell_size)
-    if n_cells < 2 or nprobe >= n_cells:
+    if n_cells <= nprobe:
         return knn_exact(X, k)
-    C = spherical_kmeans(X, n_cells, seed=seed)
-    # Two nearest cells of every point: the first is where it queries from, both are where it is filed.
-    top2 = np.empty((n, 2), dtype=np.int64)
+    C = spherical_kmeans(X, n_cells, seed=seed, iters=kmeans_iters, sample=min(n, 20 * n_cells))
+    top = np.empty((n, nprobe), dtype=np.int64)
     block = max(1, _BLOCK_ELEMS // n_cells)
     for s in range(0, n, block):
-        top2[s : s + block] = _topk_rows(X[s : s + block] @ C.T, 2)[0]
-    home = top2[:, 0]
-    filed_cell = top2.reshape(-1)
-    filed_point = np.repeat(np.arange(n, dtype=np.int64), 2)
-    order = np.argsort(filed_cell, kind="stable")
-    filed_point = filed_point[order]
-    bounds = np.searchsorted(filed_cell[order], np.arange(n_cells + 1))
-    home_order = np.argsort(home, kind="stable")
-    home_bounds = np.searchsorted(home[home_order], np.arange(n_cells + 1))
-    CC = C @ C.T
-    np.fill_diagonal(CC, np.inf)  # a cell always probes itself (first)
-    probes = _topk_rows(CC, nprobe)[0]
+        top[s : s + block] = _topk_rows(X[s : s + block] @ C.T, nprobe)[0]
+    # Queries: every point asks its nprobe nearest cells; data: every point is filed in its nfile nearest.
+    q_cell = top.reshape(-1)
+    q_order = np.argsort(q_cell, kind="stable")
+    q_point = q_order // nprobe
+    q_slot = q_order % nprobe
+    q_bounds = np.searchsorted(q_cell[q_order], np.arange(n_cells + 1))
+    d_cell = top[:, :nfile].reshape(-1)
+    d_order = np.argsort(d_cell, kind="stable")
+    d_point = d_order // nfile
+    d_bounds = np.searchsorted(d_cell[d_order], np.arange(n_cells + 1))
 
-    idx = np.full((n, k), -1, dtype=np.int64)
-    sim = np.full((n, k), -np.inf, dtype=np.float32)
-    for c in range(n_cells):
-        q = home_order[home_bounds[c] : home_bounds[c + 1]]
-        if q.size == 0:
-            continue
-        cand = np.unique(np.concatenate([filed_point[bounds[p] : bounds[p + 1]] for p in probes[c]]))
-        S = X[q] @ X[cand].T
-        # Mask each query's own column (cand is sorted, q are in it since home is a probe of its cell).
-        S[np.arange(q.size), np.searchsorted(cand, q)] = -np.inf
-        kk = min(k, cand.size - 1)
-        if kk <= 0:
-            continue
-        i, v = _topk_rows(S, kk)
-        idx[q, :kk] = cand[i]
-        sim[q, :kk] = v
-    bad = ~np.isfinite(sim)
-    idx[bad] = -1
-    return idx, sim
+    res_idx = np.full((n, nprobe, k), -1, dtype=np.int64)
+    res_sim = np.full((n, nprobe, k), -np.inf, dtype=np.float32)
+    with threadpool_limits(1):  # small matmuls: BLAS threads only add overhead (and stall on busy cores)
+        _search_cells(X, k, n_cells, q_point, q_slot, q_bounds, d_point, d_bounds, res_idx, res_sim)
+    # Merge the nprobe lists of each point: a neighbour filed in two probed cells appears twice.
+    flat_idx = res_idx.reshape(n, -1)
+    flat_sim = res_sim.reshape(n, -1)
+    m = min(nfile * k, flat_idx.shape[1])
+    i, v = _topk_rows(flat_sim, m)
+    cand = np.take_along_axis(flat_idx, i, axis=1)
+    order = np.lexsort((-v, cand), axis=-1)
+    cand = np.take_along_axis(cand, order, axis=1)
+    v = np.take_along_axis(v, order, axis=1)
+    dup = np.zeros_like(cand, dtype=bool)
+    dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
+    v[dup | (cand < 0)] = -np.inf
+    i, v = _topk_rows(v, min(k, m))
+    idx = np.take_along_axis(cand, i, axis=1)
+    idx[~np.isfinite(v)] = -1
+    return _pad(idx, v, k)

@@ -30,15 +30,21 @@ class ClusterParams:
         Neighbours that define a face's core distance (its local density). Larger = more conservative:
         more faces end up noise, loose groups are not formed. 2 suits libraries with many small people.
     ``cluster_selection_method``
-        ``"leaf"`` (default) takes the finest clusters of the hierarchy, so two look-alike people are
-        never lumped into one because their union was "stable"; the merge step below then joins leaves
-        that are clearly the same person. ``"eom"`` (excess of mass) is HDBSCAN's usual choice and gives
-        fewer, larger clusters.
+        ``"eom"`` (excess of mass, HDBSCAN's default) picks the most persistent clusters of the
+        hierarchy. ``"leaf"`` takes the finest ones: purer, but people with varied photos are cut into
+        pieces and their in-between faces become noise (on synthetic data, pairwise recall 0.58 vs
+        0.96 at the same precision). Two look-alikes are kept apart by ``join_threshold`` and the
+        cannot-link constraints rather than by ``leaf``.
     ``cluster_selection_epsilon``
         Cosine distance below which clusters of the hierarchy are not split (HDBSCAN's
         ``cluster_selection_epsilon``, converted to Euclidean internally). 0 disables it.
     ``allow_single_cluster``
         Let the whole input be one person (off: a library is many people).
+
+    ``join_threshold``
+        HDBSCAN labels every face that trails off a cluster with that cluster, however far it was when
+        it left. Here a face keeps the label only if it left the cluster at a (mutual-reachability)
+        distance within this cosine distance; farther ones are noise. 2 disables the check.
 
     Post-processing:
 
@@ -60,7 +66,9 @@ class ClusterParams:
         minimum spanning tree is built on a k-nearest-neighbour graph instead (see ``knn_k``).
     ``exact_knn_max_faces``
         Up to this many faces the neighbour graph is exact (brute force); above it, an inverted-file
-        index (spherical k-means cells, ``ivf_nprobe`` cells searched per cell) finds neighbours.
+        index finds neighbours: spherical k-means cells of about ``ivf_cell_size`` faces, every face
+        filed in its ``ivf_nfile`` nearest cells and compared with the faces filed in its
+        ``ivf_nprobe`` nearest cells.
     ``knn_k``
         Neighbours per face in the graph (>= ``min_samples``). More = closer to exact, slower.
     ``seed``
@@ -70,9 +78,10 @@ class ClusterParams:
 
     min_cluster_size: int = 3
     min_samples: int = 2
-    cluster_selection_method: SelectionMethod = "leaf"
+    cluster_selection_method: SelectionMethod = "eom"
     cluster_selection_epsilon: float = 0.0
     allow_single_cluster: bool = False
+    join_threshold: float = 0.6
     merge_threshold: float = 0.25
     reattach_threshold: float = 0.35
     reattach_margin: float = 0.1
@@ -80,8 +89,9 @@ class ClusterParams:
     exact_max_faces: int = 4000
     exact_knn_max_faces: int = 20000
     knn_k: int = 16
-    ivf_cell_size: int = 128
-    ivf_nprobe: int = 12
+    ivf_cell_size: int = 32
+    ivf_nprobe: int = 8
+    ivf_nfile: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -91,7 +101,13 @@ class ClusterParams:
             raise ValueError("min_samples must be at least 1")
         if self.cluster_selection_method not in ("eom", "leaf"):
             raise ValueError("cluster_selection_method must be 'eom' or 'leaf'")
-        for name in ("cluster_selection_epsilon", "merge_threshold", "reattach_threshold", "reattach_margin"):
+        for name in (
+            "cluster_selection_epsilon",
+            "join_threshold",
+            "merge_threshold",
+            "reattach_threshold",
+            "reattach_margin",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 2.0:
                 raise ValueError(f"{name} is a cosine distance, 0..2 (got {v})")
@@ -99,8 +115,8 @@ class ClusterParams:
             raise ValueError("reattach_min_votes must be at least 1")
         if self.knn_k < self.min_samples:
             raise ValueError("knn_k must be >= min_samples")
-        if self.ivf_cell_size < 8 or self.ivf_nprobe < 1:
-            raise ValueError("ivf_cell_size must be >= 8 and ivf_nprobe >= 1")
+        if self.ivf_cell_size < 4 or self.ivf_nprobe < 1 or not 1 <= self.ivf_nfile <= self.ivf_nprobe:
+            raise ValueError("need ivf_cell_size >= 4, ivf_nprobe >= 1 and 1 <= ivf_nfile <= ivf_nprobe")
 
 
 @dataclass(frozen=True)
@@ -117,19 +133,17 @@ class AssignParams:
     ``min_share``
         The winner's share of the (closeness-weighted) vote must reach this, else the face is ambiguous
         between people and stays unknown.
-    ``max_refs_per_person``
-        Reference faces kept per person (a deterministic sample of larger people), so assigning 1k faces
-        against a 100k-face library stays well under a second. 0 keeps all.
-    ``seed``
-        Seed of that sample.
+    ``candidates``
+        Only the faces of this many people, those whose centroids are nearest to the new face, are
+        searched (the rest are too far to matter), so 1k new faces against a 100k-face library take well
+        under a second.
     """
 
     threshold: float = 0.4
     k: int = 10
     min_votes: int = 1
     min_share: float = 0.75
-    max_refs_per_person: int = 400
-    seed: int = 0
+    candidates: int = 16
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 2.0:
@@ -138,5 +152,5 @@ class AssignParams:
             raise ValueError("k and min_votes must be at least 1")
         if not 0.0 < self.min_share <= 1.0:
             raise ValueError("min_share must be in (0, 1]")
-        if self.max_refs_per_person < 0:
-            raise ValueError("max_refs_per_person must be >= 0")
+        if self.candidates < 1:
+            raise ValueError("candidates must be at least 1")

@@ -7,6 +7,10 @@ pixels split evenly on both sides; the widened box is clamped to the photo (no p
 the edge is stretched, as in facenet-pytorch), truncated to integers, cropped and resized with
 Pillow's bilinear filter. The only difference: we crop from the full-resolution photo, not from the
 reduced copy MTCNN ran on.
+
+Sideways faces: when the landmarks say a face lies on its side or upside down (the detector's
+rotation fallback finds such faces in photos that lack their EXIF orientation), crop and thumbnail are
+turned upright: the result is exactly ``extract_face`` on the photo turned by a multiple of 90 degrees.
 """
 
 from __future__ import annotations
@@ -48,6 +52,83 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+class Frame:
+    """The photo turned counter-clockwise by ``turns`` quarter turns (Pillow's ``ROTATE_90`` per turn),
+    with point and box conversions between the photo's coordinates and the turned ones."""
+
+    _TRANSPOSE = (
+        None,
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_180,
+        Image.Transpose.ROTATE_270,
+    )
+
+    def __init__(self, size: tuple[int, int], turns: int) -> None:
+        self.w, self.h = size
+        self.turns = turns % 4
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.w, self.h) if self.turns % 2 == 0 else (self.h, self.w)
+
+    def to_frame(self, x: float, y: float) -> tuple[float, float]:
+        if self.turns == 1:
+            return y, self.w - x
+        if self.turns == 2:
+            return self.w - x, self.h - y
+        if self.turns == 3:
+            return self.h - y, x
+        return x, y
+
+    def from_frame(self, u: float, v: float) -> tuple[float, float]:
+        if self.turns == 1:
+            return self.w - v, u
+        if self.turns == 2:
+            return self.w - u, self.h - v
+        if self.turns == 3:
+            return v, self.h - u
+        return u, v
+
+    @staticmethod
+    def _box(p: tuple[float, float], q: tuple[float, float]) -> Box:
+        return min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1])
+
+    def box_to_frame(self, box: Box) -> Box:
+        return self._box(self.to_frame(box[0], box[1]), self.to_frame(box[2], box[3]))
+
+    def box_from_frame(self, box: Box) -> Box:
+        return self._box(self.from_frame(box[0], box[1]), self.from_frame(box[2], box[3]))
+
+    def landmarks_to_frame(self, landmarks: Landmarks) -> Landmarks:
+        return tuple(self.to_frame(x, y) for x, y in landmarks)
+
+    def turn(self, image: Image.Image) -> Image.Image:
+        """The whole photo, turned."""
+        op = self._TRANSPOSE[self.turns]
+        return image if op is None else image.transpose(op)
+
+    def crop(self, image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+        """``box`` (in the turned photo) cut from the turned photo, without turning the whole photo.
+        Parts outside the photo are black (as ``Image.crop``)."""
+        x1, y1, x2, y2 = (round(v) for v in self.box_from_frame(box))
+        region = image.crop((x1, y1, x2, y2))
+        op = self._TRANSPOSE[self.turns]
+        return region if op is None else region.transpose(op)
+
+
+def upright_turns(landmarks: Landmarks) -> int:
+    """How many counter-clockwise quarter turns make the face upright (eyes above the mouth): 0 for an
+    ordinary face, 1 when the top of the head points to the image's right, 3 to its left, 2 upside down."""
+    if len(landmarks) < 5:
+        return 0
+    ux = (landmarks[0][0] + landmarks[1][0] - landmarks[3][0] - landmarks[4][0]) / 2
+    uy = (landmarks[0][1] + landmarks[1][1] - landmarks[3][1] - landmarks[4][1]) / 2
+    # "Up" in image coordinates is -y; a counter-clockwise quarter turn maps a vector (dx, dy) to (dy, -dx).
+    if abs(ux) <= abs(uy):
+        return 0 if uy <= 0 else 2
+    return 1 if ux > 0 else 3
+
+
 def crop_box(
     box: Box, image_size: tuple[int, int], size: int = config.CROP_SIZE, margin: int = config.CROP_MARGIN
 ) -> tuple[int, int, int, int]:
@@ -68,9 +149,13 @@ def crop_box(
     return x1, y1, x2, y2
 
 
-def extract_crop(full: Image.Image, box: Box) -> np.ndarray:
-    """The (CROP_SIZE, CROP_SIZE, 3) uint8 RGB face crop FaceNet is fed. ``full`` must be RGB."""
-    region = full.crop(crop_box(box, full.size))
+def extract_crop(full: Image.Image, box: Box, turns: int = 0) -> np.ndarray:
+    """The (CROP_SIZE, CROP_SIZE, 3) uint8 RGB face crop FaceNet is fed. ``full`` must be RGB.
+
+    ``turns``: counter-clockwise quarter turns that make the face upright (see ``upright_turns``).
+    """
+    frame = Frame(full.size, turns)
+    region = frame.crop(full, crop_box(frame.box_to_frame(box), frame.size))
     out = region.resize((config.CROP_SIZE, config.CROP_SIZE), Image.Resampling.BILINEAR)
     return np.asarray(out, dtype=np.uint8).copy()
 
@@ -119,13 +204,16 @@ def quality_flags(probability: float, size_px: float, blur: float, yaw: float) -
     return tuple(flags)
 
 
-def thumbnail_jpeg(full: Image.Image, box: Box, size: int = config.THUMB_SIZE) -> bytes:
-    """A ``size`` x ``size`` JPEG of the face with some context around it.
+def thumbnail_jpeg(full: Image.Image, box: Box, size: int = config.THUMB_SIZE, turns: int = 0) -> bytes:
+    """A ``size`` x ``size`` JPEG of the face with some context around it, upright (``turns`` as in
+    ``extract_crop``).
 
     The square is ``THUMB_CONTEXT`` times the box's longer side, centred on the face and shifted to
     stay inside the photo where it fits; what still falls outside is filled with black.
     """
-    w, h = full.size
+    frame = Frame(full.size, turns)
+    box = frame.box_to_frame(box)
+    w, h = frame.size
     bw, bh = box[2] - box[0], box[3] - box[1]
     side = max(1, round(max(bw, bh) * THUMB_CONTEXT))
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -137,7 +225,7 @@ def thumbnail_jpeg(full: Image.Image, box: Box, size: int = config.THUMB_SIZE) -
         return (extent - side) // 2
 
     x0, y0 = start(cx, w), start(cy, h)
-    region = full.crop((x0, y0, x0 + side, y0 + side))
+    region = frame.crop(full, (x0, y0, x0 + side, y0 + side))
     thumb = region.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
     buf = io.BytesIO()
     thumb.save(buf, format="JPEG", quality=THUMB_QUALITY, optimize=True)
@@ -146,14 +234,16 @@ def thumbnail_jpeg(full: Image.Image, box: Box, size: int = config.THUMB_SIZE) -
 
 def analyse_face(full: Image.Image, face: DetectedFace) -> FaceCrop:
     """Crop, measure and thumbnail one face. ``full``: the full-resolution RGB photo."""
-    crop = extract_crop(full, face.box)
+    turns = upright_turns(face.landmarks)
+    crop = extract_crop(full, face.box, turns)
     size_px = float(min(face.box[2] - face.box[0], face.box[3] - face.box[1]))
     blur = laplacian_variance(crop)
-    yaw = yaw_from_landmarks(face.landmarks)
+    yaw = yaw_from_landmarks(Frame(full.size, turns).landmarks_to_frame(face.landmarks))
     quality = FaceQuality(
         size_px=size_px, blur=blur, yaw=yaw, flags=quality_flags(face.probability, size_px, blur, yaw)
     )
-    return FaceCrop(detection=face, quality=quality, crop=crop, thumbnail=thumbnail_jpeg(full, face.box))
+    thumbnail = thumbnail_jpeg(full, face.box, turns=turns)
+    return FaceCrop(detection=face, quality=quality, crop=crop, thumbnail=thumbnail)
 
 
 def analyse_faces(full: Image.Image, faces: list[DetectedFace]) -> list[FaceCrop]:

@@ -1,0 +1,302 @@
+"""HDBSCAN's hierarchy with cannot-link aware cluster selection.
+
+Steps: mutual-reachability minimum spanning tree (exact from a dense distance matrix, or approximate on a
+k-nearest-neighbour graph) -> single-linkage tree -> condensed tree (the ``hdbscan`` package's Cython
+``label``/``condense_tree``/``compute_stability``) -> our own flat cluster selection.
+
+The selection is HDBSCAN's (excess of mass or leaf, plus ``cluster_selection_epsilon``) with one change:
+a node of the condensed tree that contains both faces of a cannot-link pair, or faces of two different
+must-link groups, is *invalid* and never selected; the search continues in its children. An invalid
+leaf (no children to fall back on) is split by constrained single linkage over its own MST edges:
+edges are added in increasing weight, skipping any that would join conflicting faces; the resulting
+parts of at least ``min_cluster_size`` faces are clusters, the rest noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hdbscan._hdbscan_linkage import label as _sl_label
+from hdbscan._hdbscan_linkage import mst_linkage_core
+from hdbscan._hdbscan_tree import compute_stability, condense_tree
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+
+
+def cos_to_euclid(sim: np.ndarray) -> np.ndarray:
+    """Euclidean distance between unit vectors with cosine similarity ``sim``."""
+    return np.sqrt(np.clip(2.0 - 2.0 * sim.astype(np.float64), 0.0, None))
+
+
+@dataclass(frozen=True)
+class Conflicts:
+    """Constraints as the hierarchy sees them (row indices into the clustered set)."""
+
+    pairs: np.ndarray  # int64 (m, 2): rows that must never share a cluster
+    group: np.ndarray  # int64 (n,): must-link group of each row, -1 for none
+
+    @property
+    def empty(self) -> bool:
+        return self.pairs.shape[0] == 0 and not bool((self.group >= 0).any())
+
+
+def mst_exact(X: np.ndarray, min_samples: int) -> np.ndarray:
+    """Exact mutual-reachability MST, ``(n-1, 3)`` rows ``[a, b, weight]`` (dense, O(n²) memory)."""
+    D = cos_to_euclid(X @ X.T)
+    np.fill_diagonal(D, 0.0)
+    n = D.shape[0]
+    ms = min(n - 1, min_samples)
+    core = np.partition(D, ms, axis=1)[:, ms]
+    np.maximum(D, core[None, :], out=D)
+    np.maximum(D, core[:, None], out=D)
+    return np.asarray(mst_linkage_core(D))
+
+
+def mst_knn(idx: np.ndarray, sim: np.ndarray, min_samples: int) -> np.ndarray:
+    """Mutual-reachability MST restricted to the kNN graph; components joined at the graph's top weight.
+
+    Edges of the kNN graph are ``max(core_a, core_b, d_ab)``. Where the graph falls apart (groups of faces
+    whose neighbours all lie inside the group), components are chained with edges of the largest weight
+    the graph knows: a face's nearest outsider is at least as far as its k-th neighbour.
+    """
+    n, k = idx.shape
+    dist = cos_to_euclid(sim)
+    ms = min(min_samples, k)
+    core = dist[:, ms - 1] if ms >= 1 else np.zeros(n)
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+    cols = idx.reshape(-1)
+    w = dist.reshape(-1)
+    ok = (cols >= 0) & np.isfinite(w)
+    rows, cols, w = rows[ok], cols[ok], w[ok]
+    w = np.maximum(w, np.maximum(core[rows], core[cols]))
+    ok = np.isfinite(w)
+    rows, cols, w = rows[ok], cols[ok], w[ok]
+    a = np.minimum(rows, cols)
+    b = np.maximum(rows, cols)
+    key = a * n + b
+    key, first = np.unique(key, return_index=True)  # each undirected edge once (same weight both ways)
+    a, b, w = a[first], b[first], w[first]
+    top = float(w.max()) if w.size else 2.0
+    # csgraph drops explicit zeros; shifting every weight by a constant does not change the MST.
+    g = coo_matrix((w + 1.0, (a, b)), shape=(n, n)).tocsr()
+    t = minimum_spanning_tree(g).tocoo()
+    edges = np.column_stack([t.row.astype(np.float64), t.col.astype(np.float64), t.data - 1.0])
+    n_comp, comp = connected_components(t, directed=False)
+    if n_comp > 1:
+        # One representative per component (its smallest row), chained in component order.
+        reps = np.full(n_comp, n, dtype=np.int64)
+        np.minimum.at(reps, comp, np.arange(n, dtype=np.int64))
+        link = np.column_stack(
+            [reps[:-1].astype(np.float64), reps[1:].astype(np.float64), np.full(n_comp - 1, max(top, 1e-9))]
+        )
+        edges = np.vstack([edges, link])
+    return edges
+
+
+def single_linkage(mst: np.ndarray) -> np.ndarray:
+    order = np.argsort(mst[:, 2], kind="stable")
+    return np.asarray(_sl_label(np.ascontiguousarray(mst[order], dtype=np.float64)))
+
+
+@dataclass
+class Condensed:
+    n: int
+    parent: np.ndarray  # (m,) parent node id of cluster node n+i; -1 for the root
+    birth: np.ndarray  # (m,) lambda at which the node appears
+    stability: np.ndarray  # (m,)
+    has_children: np.ndarray  # (m,) bool
+    point_node: np.ndarray  # (n,) cluster node each point falls out of
+    point_lambda: np.ndarray  # (n,) lambda (1 / distance) at which it falls out
+    mst: np.ndarray  # sorted MST edges (n-1, 3), for splitting leaves
+
+    @property
+    def m(self) -> int:
+        return self.parent.shape[0]
+
+
+def condense(mst: np.ndarray, n: int, min_cluster_size: int) -> Condensed:
+    order = np.argsort(mst[:, 2], kind="stable")
+    mst = mst[order]
+    sl = single_linkage(mst)
+    ct = condense_tree(sl, min_cluster_size)
+    stab_dict = compute_stability(ct)
+    is_cluster_row = ct["child"] >= n
+    cr = ct[is_cluster_row]
+    m = 1 + (int(cr["child"].max()) - n if cr.shape[0] else 0)
+    parent = np.full(m, -1, dtype=np.int64)
+    birth = np.zeros(m)
+    parent[cr["child"] - n] = cr["parent"]
+    birth[cr["child"] - n] = cr["lambda_val"]
+    stability = np.zeros(m)
+    for node, s in stab_dict.items():
+        stability[int(node) - n] = s
+    has_children = np.zeros(m, dtype=bool)
+    has_children[cr["parent"] - n] = True
+    point_node = np.full(n, n, dtype=np.int64)
+    point_lambda = np.zeros(n)
+    pr = ct[~is_cluster_row]
+    point_node[pr["child"]] = pr["parent"]
+    point_lambda[pr["child"]] = pr["lambda_val"]
+    return Condensed(n, parent, birth, stability, has_children, point_node, point_lambda, mst)
+
+
+def _invalid_nodes(c: Condensed, conf: Conflicts) -> np.ndarray:
+    """Nodes that contain a conflicting pair or two must-link groups (and all their ancestors)."""
+    n, m = c.n, c.m
+    invalid = np.zeros(m, dtype=bool)
+    par = np.where(c.parent >= 0, c.parent - n, -1)  # parent as node index, -1 for root
+    depth = np.zeros(m, dtype=np.int64)
+    for i in range(1, m):  # children have larger ids than their parents
+        depth[i] = depth[par[i]] + 1 if par[i] >= 0 else 0
+    if conf.pairs.shape[0]:
+        u = c.point_node[conf.pairs[:, 0]] - n
+        v = c.point_node[conf.pairs[:, 1]] - n
+        while True:
+            diff = u != v
+            if not diff.any():
+                break
+            du, dv = depth[u], depth[v]
+            up_u = diff & (du >= dv)
+            up_v = diff & (dv >= du)
+            u = np.where(up_u, par[u], u)
+            v = np.where(up_v, par[v], v)
+        invalid[u] = True
+    g = conf.group
+    if (g >= 0).any():
+        big = np.iinfo(np.int64).max
+        gmin = np.full(m, big, dtype=np.int64)
+        gmax = np.full(m, -1, dtype=np.int64)
+        rows = np.flatnonzero(g >= 0)
+        nodes = c.point_node[rows] - n
+        np.minimum.at(gmin, nodes, g[rows])
+        np.maximum.at(gmax, nodes, g[rows])
+        for i in range(m - 1, 0, -1):
+            p = par[i]
+            if p >= 0:
+                gmin[p] = min(gmin[p], gmin[i])
+                gmax[p] = max(gmax[p], gmax[i])
+        invalid |= (gmax >= 0) & (gmin != gmax)
+    for i in range(m - 1, 0, -1):
+        if invalid[i] and par[i] >= 0:
+            invalid[par[i]] = True
+    return invalid
+
+
+def select(
+    c: Condensed,
+    conf: Conflicts,
+    *,
+    method: str,
+    epsilon: float,
+    allow_single_cluster: bool,
+    min_cluster_size: int,
+    max_join: float = np.inf,
+) -> np.ndarray:
+    """Flat labels (``-1`` noise, else an arbitrary non-negative cluster number) honouring ``conf``.
+
+    ``max_join`` (Euclidean): a point that left its cluster's subtree at a mutual-reachability distance
+    above it is noise, not a member (HDBSCAN would label it with the cluster it trails off from).
+    """
+    n, m = c.n, c.m
+    labels = np.full(n, -1, dtype=np.int64)
+    if m == 0:
+        return labels
+    invalid = _invalid_nodes(c, conf) if not conf.empty else np.zeros(m, dtype=bool)
+    par = np.where(c.parent >= 0, c.parent - n, -1)
+    selected = np.zeros(m, dtype=bool)
+    child_sum = np.zeros(m)
+    first = 0 if allow_single_cluster else 1  # node 0 is the root
+    for i in range(m - 1, first - 1, -1):
+        if invalid[i]:
+            value = child_sum[i]
+        elif method == "leaf":
+            selected[i] = not c.has_children[i]
+            value = 0.0
+        elif child_sum[i] > c.stability[i]:
+            value = child_sum[i]
+        else:
+            selected[i] = True
+            value = c.stability[i]
+        if par[i] >= 0:
+            child_sum[par[i]] += value
+    if allow_single_cluster and method == "leaf" and not c.has_children[0] and not invalid[0]:
+        selected[0] = True
+    if epsilon > 0.0:
+        for i in np.flatnonzero(selected):
+            if c.birth[i] <= 0 or 1.0 / c.birth[i] >= epsilon:
+                continue
+            j = int(i)
+            while par[j] >= 0 and not invalid[par[j]]:
+                p = par[j]
+                if p == 0 and not allow_single_cluster:
+                    break
+                j = p
+                if c.birth[p] <= 0 or 1.0 / c.birth[p] > epsilon:
+                    break
+            selected[j] = True
+    # A node is a final cluster when selected with no selected ancestor.
+    owner = np.full(m, -1, dtype=np.int64)
+    for i in range(m):
+        p = par[i]
+        if p >= 0 and owner[p] >= 0:
+            owner[i] = owner[p]
+        elif selected[i]:
+            owner[i] = i
+    labels = owner[c.point_node - n]
+    if np.isfinite(max_join):
+        labels[c.point_lambda * max_join < 1.0] = -1  # 1 / lambda > max_join
+    # Invalid leaves (no valid descendant to fall back on) are split by constrained single linkage.
+    bad_leaves = np.flatnonzero(invalid & ~c.has_children & (owner < 0))
+    if bad_leaves.size:
+        next_label = m
+        for leaf in bad_leaves:
+            rows = np.flatnonzero(c.point_node == leaf + n)
+            rows = rows[c.point_lambda[rows] * max_join >= 1.0]
+            if rows.size < min_cluster_size:
+                continue
+            for part in _constrained_split(c.mst, rows, conf):
+                if part.size >= min_cluster_size:
+                    labels[part] = next_label
+                    next_label += 1
+    return labels
+
+
+def _constrained_split(mst: np.ndarray, rows: np.ndarray, conf: Conflicts) -> list[np.ndarray]:
+    """Parts of ``rows`` from single linkage over their MST edges that never joins conflicting rows."""
+    inside = np.zeros(int(max(rows.max(), mst[:, :2].max())) + 1, dtype=bool)
+    inside[rows] = True
+    a = mst[:, 0].astype(np.int64)
+    b = mst[:, 1].astype(np.int64)
+    keep = inside[a] & inside[b]
+    a, b = a[keep], b[keep]  # already sorted by weight
+    partners: dict[int, list[int]] = {}
+    for x, y in conf.pairs.tolist():
+        if inside[x] and inside[y]:
+            partners.setdefault(x, []).append(y)
+            partners.setdefault(y, []).append(x)
+    uf_parent = {int(r): int(r) for r in rows}
+    members: dict[int, list[int]] = {int(r): [int(r)] for r in rows}
+    group: dict[int, int] = {int(r): int(conf.group[r]) for r in rows}
+
+    def find(x: int) -> int:
+        while uf_parent[x] != x:
+            uf_parent[x] = uf_parent[uf_parent[x]]
+            x = uf_parent[x]
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        rx, ry = find(x), find(y)
+        if rx == ry:
+            continue
+        gx, gy = group[rx], group[ry]
+        if gx >= 0 and gy >= 0 and gx != gy:
+            continue
+        if len(members[rx]) > len(members[ry]):
+            rx, ry = ry, rx
+        if any(find(p) == ry for q in members[rx] for p in partners.get(q, ())):
+            continue
+        uf_parent[rx] = ry
+        members[ry].extend(members.pop(rx))
+        group[ry] = max(gx, gy)
+    return [np.array(sorted(v), dtype=np.int64) for v in members.values()]

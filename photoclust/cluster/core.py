@@ -1,0 +1,527 @@
+"""Clustering faces into people and assigning new faces to known people. Pure numpy; no database.
+
+Rows, not face ids: every function takes embeddings ``X`` (``float32 (n, 512)``, L2-normalised rows) and
+constraints as **row indices** into the arrays passed in the same call. The caller keeps the row -> face
+id mapping (``ids[row]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from photoclust.errors import ConstraintError
+
+from ._hierarchy import Conflicts, condense, mst_exact, mst_knn, select
+from ._knn import knn_exact, knn_ivf
+from .params import AssignParams, ClusterParams
+
+PairsLike = Iterable[tuple[int, int]] | np.ndarray | Sequence[Sequence[int]]
+
+__all__ = [
+    "assign_to_people",
+    "centroids",
+    "cluster_faces",
+    "same_photo_pairs",
+]
+
+
+# --------------------------------------------------------------------------------------------- inputs
+
+
+def _as_unit(X: Any, name: str = "X") -> np.ndarray:
+    A = np.asarray(X, dtype=np.float32)
+    if A.ndim != 2:
+        if A.size == 0:
+            return np.zeros((0, 0), dtype=np.float32)
+        raise ValueError(f"{name} must be a 2-D array (n, dim), got shape {A.shape}")
+    if A.shape[0] == 0:
+        return np.ascontiguousarray(A)
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    norms = np.linalg.norm(A, axis=1)
+    if (norms < 1e-6).any():
+        raise ValueError(f"{name} has an all-zero row; embeddings must be L2-normalised vectors")
+    if np.abs(norms - 1.0).max() > 1e-3:
+        A = A / norms[:, None]
+    return np.ascontiguousarray(A)
+
+
+def _as_pairs(pairs: PairsLike, n: int, name: str) -> np.ndarray:
+    P = np.asarray(list(pairs) if not isinstance(pairs, np.ndarray) else pairs, dtype=np.int64)
+    if P.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    if P.ndim != 2 or P.shape[1] != 2:
+        raise ValueError(f"{name} must be pairs (m, 2), got shape {P.shape}")
+    if P.min() < 0 or P.max() >= n:
+        raise ValueError(f"{name} has a row index outside 0..{n - 1}")
+    if (P[:, 0] == P[:, 1]).any():
+        raise ValueError(f"{name} pairs a row with itself")
+    return P
+
+
+def _groups(must_link: Sequence[Sequence[int]] | Sequence[np.ndarray], n: int) -> np.ndarray:
+    group = np.full(n, -1, dtype=np.int64)
+    for g, members in enumerate(must_link):
+        rows = np.asarray(members, dtype=np.int64).reshape(-1)
+        if rows.size == 0:
+            continue
+        if rows.min() < 0 or rows.max() >= n:
+            raise ValueError(f"must_link group {g} has a row index outside 0..{n - 1}")
+        taken = group[rows]
+        if ((taken >= 0) & (taken != g)).any():
+            other = int(taken[taken >= 0][0])
+            raise ConstraintError(f"a face is in two must-link groups ({other} and {g})")
+        group[rows] = g
+    return group
+
+
+def _conflicts(n: int, cannot_link: PairsLike, must_link: Sequence[Sequence[int]], forbidden: PairsLike) -> Conflicts:
+    group = _groups(must_link, n)
+    pairs = _as_pairs(cannot_link, n, "cannot_link")
+    F = np.asarray(list(forbidden) if not isinstance(forbidden, np.ndarray) else forbidden, dtype=np.int64)
+    extra: list[np.ndarray] = []
+    if F.size:
+        if F.ndim != 2 or F.shape[1] != 2:
+            raise ValueError(f"forbidden must be (row, group) pairs, got shape {F.shape}")
+        if F[:, 0].min() < 0 or F[:, 0].max() >= n:
+            raise ValueError(f"forbidden has a row index outside 0..{n - 1}")
+        if F[:, 1].min() < 0 or F[:, 1].max() >= len(must_link):
+            raise ValueError("forbidden names a must-link group that does not exist")
+        if (group[F[:, 0]] == F[:, 1]).any():
+            raise ConstraintError("a face is both in a must-link group and forbidden from it")
+        # A face kept out of a group = a cannot-link between it and every member of the group.
+        order = np.argsort(group, kind="stable")
+        starts = np.searchsorted(group[order], np.arange(len(must_link) + 1))
+        for row, g in F.tolist():
+            members = order[starts[g] : starts[g + 1]]
+            if members.size:
+                extra.append(np.column_stack([np.full(members.size, row, dtype=np.int64), members]))
+    if extra:
+        pairs = np.vstack([pairs, *extra])
+    if pairs.shape[0]:
+        ga, gb = group[pairs[:, 0]], group[pairs[:, 1]]
+        if ((ga >= 0) & (ga == gb)).any():
+            raise ConstraintError("two faces of one must-link group are also cannot-linked")
+        pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+    return Conflicts(pairs=pairs, group=group)
+
+
+def same_photo_pairs(photo_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Cannot-link pairs ``(i, j)``, ``i < j``, for every two rows with the same photo id."""
+    p = np.asarray(photo_ids)
+    if p.size < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    order = np.argsort(p, kind="stable")
+    sp = p[order]
+    starts = np.flatnonzero(np.r_[True, sp[1:] != sp[:-1]])
+    ends = np.r_[starts[1:], sp.size]
+    out: list[np.ndarray] = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if e - s > 1:
+            rows = np.sort(order[s:e])
+            i, j = np.triu_indices(e - s, k=1)
+            out.append(np.column_stack([rows[i], rows[j]]))
+    return np.vstack(out).astype(np.int64) if out else np.zeros((0, 2), dtype=np.int64)
+
+
+def centroids(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(label_values, unit centroids)`` of the non-negative labels (normalised means of their rows)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    values, inv = np.unique(labels[labels >= 0], return_inverse=True)
+    rows = np.flatnonzero(labels >= 0)
+    if values.size == 0:
+        return values, np.zeros((0, X.shape[1]), dtype=np.float32)
+    onehot = csr_matrix((np.ones(rows.size, dtype=np.float32), (inv, rows)), shape=(values.size, X.shape[0]))
+    sums = np.asarray(onehot @ X, dtype=np.float32)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return values, sums / np.maximum(norms, 1e-12)
+
+
+# ------------------------------------------------------------------------------------------ clustering
+
+
+def cluster_faces(
+    X: np.ndarray,
+    params: ClusterParams | None = None,
+    *,
+    cannot_link: PairsLike = (),
+    must_link: Sequence[Sequence[int]] | Sequence[np.ndarray] = (),
+    forbidden: PairsLike = (),
+) -> np.ndarray:
+    """Group faces into people. Returns ``int64`` labels, one per row of ``X``.
+
+    Labels: ``g`` in ``0 .. len(must_link)-1`` is must-link group ``g`` (that person); labels from
+    ``len(must_link)`` up are new people, numbered by decreasing size; ``-1`` is noise (a face that fits
+    nobody; never forced into a cluster).
+
+    Constraints, all by row index, always honoured in the output:
+
+    ``cannot_link``
+        pairs of rows that are never given the same label (two faces of one photo; a face the user
+        split from another).
+    ``must_link``
+        groups of rows that are one person (the user's confirmed faces of a person, merged people).
+        Every member gets the group's label; a cluster that contains part of a group becomes that
+        group's person; different groups are different people, so never share a label.
+    ``forbidden``
+        ``(row, g)`` pairs: that row never gets group ``g``'s label (a face the user removed from a
+        person).
+
+    Raises :class:`~photoclust.errors.ConstraintError` when the constraints contradict each other (a face
+    in two groups, two members of one group cannot-linked, a member forbidden from its own group), and
+    ``ValueError`` for malformed input.
+    """
+    params = params or ClusterParams()
+    A = _as_unit(X)
+    n = A.shape[0]
+    conf = _conflicts(n, cannot_link, must_link, forbidden)
+    n_groups = len(must_link)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    labels = np.full(n, -1, dtype=np.int64)
+    idx = np.full((n, 0), -1, dtype=np.int64)
+    sim = np.zeros((n, 0), dtype=np.float32)
+    if n >= max(params.min_cluster_size, 2):
+        k = min(params.knn_k, n - 1)
+        if n <= params.exact_max_faces:
+            idx, sim = knn_exact(A, k)
+            mst = mst_exact(A, params.min_samples)
+        else:
+            if n <= params.exact_knn_max_faces:
+                idx, sim = knn_exact(A, k)
+            else:
+                idx, sim = knn_ivf(
+                    A,
+                    k,
+                    cell_size=params.ivf_cell_size,
+                    nprobe=params.ivf_nprobe,
+                    nfile=params.ivf_nfile,
+                    seed=params.seed,
+                )
+            mst = mst_knn(idx, sim, params.min_samples)
+        tree = condense(mst, n, params.min_cluster_size)
+        eps = float(np.sqrt(2.0 * params.cluster_selection_epsilon))  # cosine -> Euclidean
+        labels = select(
+            tree,
+            conf,
+            method=params.cluster_selection_method,
+            epsilon=eps,
+            allow_single_cluster=params.allow_single_cluster,
+            min_cluster_size=params.min_cluster_size,
+            max_join=float(np.sqrt(2.0 * params.join_threshold)) if params.join_threshold < 2 else np.inf,
+        )
+    return finish_labels(A, labels, conf, n_groups, idx, sim, params)
+
+
+def finish_labels(
+    X: np.ndarray,
+    labels: np.ndarray,
+    conf: Conflicts,
+    n_groups: int,
+    idx: np.ndarray,
+    sim: np.ndarray,
+    params: ClusterParams,
+) -> np.ndarray:
+    """Post-processing shared by every clustering path (see :func:`cluster_faces` for the labels).
+
+    1. clusters holding members of a must-link group become that group (members always do);
+    2. clusters whose centroids are within ``merge_threshold`` merge, unless a constraint forbids it;
+    3. noise faces clearly close to exactly one cluster are re-attached to it;
+    4. any cannot-link pair still sharing a label loses its weaker member (never a group member);
+    5. clusters that are no group and smaller than ``min_cluster_size`` dissolve into noise;
+       new clusters are numbered from ``n_groups`` by decreasing size.
+    """
+    lab = np.where(labels >= 0, labels + n_groups, -1).astype(np.int64)
+    group = conf.group
+    if (group >= 0).any():
+        top = int(lab.max()) + 1 if lab.size else 0
+        cmap = np.arange(max(top, 1), dtype=np.int64)
+        rows = np.flatnonzero(group >= 0)
+        owned = lab[rows] >= 0
+        cmap[lab[rows][owned]] = group[rows][owned]
+        lab = np.where(lab >= 0, cmap[np.maximum(lab, 0)], -1)
+        lab[rows] = group[rows]
+    if params.merge_threshold > 0:
+        lab = _merge(X, lab, conf, n_groups, params.merge_threshold)
+    if params.reattach_threshold > 0 and idx.shape[1]:
+        lab = _reattach(lab, idx, sim, conf, params)
+    lab = _enforce(X, lab, conf)
+    return _relabel(lab, n_groups, params.min_cluster_size)
+
+
+def _merge(X: np.ndarray, lab: np.ndarray, conf: Conflicts, n_groups: int, threshold: float) -> np.ndarray:
+    values, C = centroids(X, lab)
+    K = values.size
+    if K < 2:
+        return lab
+    smin = 1.0 - threshold
+    cand: list[tuple[float, int, int]] = []
+    block = max(1, (1 << 22) // K)
+    for s in range(0, K, block):
+        S = C[s : s + block] @ C.T
+        i, j = np.nonzero(S >= smin)
+        keep = s + i < j
+        for a, b, v in zip((s + i[keep]).tolist(), j[keep].tolist(), S[i[keep], j[keep]].tolist(), strict=True):
+            cand.append((-v, a, b))
+    if not cand:
+        return lab
+    cand.sort()
+    pos = np.searchsorted(values, lab)
+    # Conflicts between clusters: a cannot-link pair with one face in each.
+    conflict: dict[int, set[int]] = {}
+    P = conf.pairs
+    if P.shape[0]:
+        la, lb = lab[P[:, 0]], lab[P[:, 1]]
+        both = (la >= 0) & (lb >= 0) & (la != lb)
+        for a, b in zip(pos[P[both, 0]].tolist(), pos[P[both, 1]].tolist(), strict=True):
+            conflict.setdefault(a, set()).add(b)
+            conflict.setdefault(b, set()).add(a)
+    counts = np.bincount(pos[lab >= 0], minlength=K)
+    sums = C * counts[:, None].astype(np.float32)  # approximate sums from unit centroids and sizes
+    parent = list(range(K))
+    members: dict[int, set[int]] = {i: {i} for i in range(K)}
+    grp = [int(v) if v < n_groups else -1 for v in values.tolist()]
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for _, a, b in cand:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        if grp[ra] >= 0 and grp[rb] >= 0:
+            continue
+        if conflict.get(ra, set()) & members[rb]:
+            continue
+        ca, cb = sums[ra], sums[rb]
+        cos = float(ca @ cb) / float(np.linalg.norm(ca) * np.linalg.norm(cb) + 1e-12)
+        if cos < smin:
+            continue
+        if len(members[ra]) < len(members[rb]):
+            ra, rb = rb, ra
+        parent[rb] = ra
+        members[ra] |= members.pop(rb)
+        conflict.setdefault(ra, set()).update(conflict.pop(rb, set()))
+        sums[ra] = sums[ra] + sums[rb]
+        grp[ra] = max(grp[ra], grp[rb])
+    new_value = np.empty(K, dtype=np.int64)
+    for root, mem in members.items():
+        v = grp[root] if grp[root] >= 0 else int(values[min(mem)])
+        new_value[list(mem)] = v
+    return np.where(lab >= 0, new_value[np.clip(pos, 0, K - 1)], -1)
+
+
+def _reattach(lab: np.ndarray, idx: np.ndarray, sim: np.ndarray, conf: Conflicts, p: ClusterParams) -> np.ndarray:
+    noise = np.flatnonzero((lab < 0) & (conf.group < 0))
+    if noise.size == 0 or not (lab >= 0).any():
+        return lab
+    nb = idx[noise]
+    L = np.where(nb >= 0, lab[np.maximum(nb, 0)], -1)
+    D = 1.0 - sim[noise].astype(np.float64)
+    near = (L >= 0) & (D <= p.reattach_threshold)
+    amb = (L >= 0) & (D <= p.reattach_threshold + p.reattach_margin)
+    has = near.any(axis=1)
+    first = np.argmax(near, axis=1)  # neighbours are sorted nearest first
+    cand = L[np.arange(noise.size), first]
+    votes = (near & (L == cand[:, None])).sum(axis=1)
+    others = (amb & (L != cand[:, None])).any(axis=1)
+    ok = has & ~others & (votes >= p.reattach_min_votes)
+    new = lab.copy()
+    new[noise[ok]] = cand[ok]
+    # Never next to a face it is cannot-linked with (enforcement would catch it; this keeps the rest).
+    P = conf.pairs
+    if P.shape[0]:
+        moved = np.zeros(lab.size, dtype=bool)
+        moved[noise[ok]] = True
+        for x, y in ((0, 1), (1, 0)):
+            a, b = P[:, x], P[:, y]
+            bad = moved[a] & (lab[b] >= 0) & (new[a] == lab[b])
+            new[a[bad]] = -1
+    return new
+
+
+def _enforce(X: np.ndarray, lab: np.ndarray, conf: Conflicts) -> np.ndarray:
+    P = conf.pairs
+    if P.shape[0] == 0:
+        return lab
+    lab = lab.copy()
+    while True:
+        la, lb = lab[P[:, 0]], lab[P[:, 1]]
+        bad = np.flatnonzero((la >= 0) & (la == lb))
+        if bad.size == 0:
+            return lab
+        values, C = centroids(X, lab)
+        for a, b in P[bad].tolist():
+            if lab[a] < 0 or lab[a] != lab[b]:
+                continue
+            if conf.group[a] >= 0:
+                victim = b
+            elif conf.group[b] >= 0:
+                victim = a
+            else:
+                c = C[np.searchsorted(values, lab[a])]
+                sa, sb = float(X[a] @ c), float(X[b] @ c)
+                victim = b if (sa > sb or (sa == sb and a < b)) else a
+            lab[victim] = -1
+
+
+def _relabel(lab: np.ndarray, n_groups: int, min_cluster_size: int) -> np.ndarray:
+    out = np.where((lab >= 0) & (lab < n_groups), lab, -1)
+    rest = lab >= n_groups
+    if not rest.any():
+        return out
+    values, first, counts = np.unique(lab[rest], return_index=True, return_counts=True)
+    rows = np.flatnonzero(rest)
+    first_row = rows[first]
+    keep = counts >= min_cluster_size
+    order = np.lexsort((first_row[keep], -counts[keep]))
+    new = np.full(values.size, -1, dtype=np.int64)
+    new[np.flatnonzero(keep)[order]] = n_groups + np.arange(order.size)
+    out[rows] = new[np.searchsorted(values, lab[rows])]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ assignment
+
+
+def assign_to_people(
+    X_new: np.ndarray,
+    X_ref: np.ndarray,
+    ref_labels: np.ndarray | Sequence[int],
+    params: AssignParams | None = None,
+    *,
+    cannot_link: PairsLike = (),
+    cannot_link_ref: PairsLike = (),
+    forbidden: PairsLike = (),
+) -> np.ndarray:
+    """Assign new faces to existing people by a nearest-neighbour vote. Returns ``int64`` labels.
+
+    ``X_ref``/``ref_labels`` are the faces of known people (confirmed and assigned faces; label = the
+    caller's person key, any non-negative int; rows with a negative label are ignored). A new face takes
+    the label that wins the vote of its ``k`` nearest reference faces within ``threshold`` (cosine
+    distance), weighted by closeness, if that label has at least ``min_votes`` voters and a
+    ``min_share`` share of the vote; otherwise ``-1`` (left for clustering). Only the faces of the
+    ``candidates`` people with the nearest centroids are searched.
+
+    Constraints (row indices):
+
+    ``cannot_link``
+        ``(new_row, new_row)`` pairs never given the same person (two new faces of one photo); the one
+        closer to the person keeps it, the other becomes -1.
+    ``cannot_link_ref``
+        ``(new_row, ref_row)`` pairs: the new face never gets that reference face's person.
+    ``forbidden``
+        ``(new_row, label)`` pairs: the new face never gets that person (the user removed it from them).
+    """
+    p = params or AssignParams()
+    Q = _as_unit(X_new, "X_new")
+    R = _as_unit(X_ref, "X_ref")
+    nq = Q.shape[0]
+    out = np.full(nq, -1, dtype=np.int64)
+    rl = np.asarray(ref_labels, dtype=np.int64).reshape(-1)
+    if R.shape[0] != rl.size:
+        raise ValueError("X_ref and ref_labels differ in length")
+    nn_pairs = _as_pairs(cannot_link, nq, "cannot_link")
+    cl_ref = np.asarray(
+        list(cannot_link_ref) if not isinstance(cannot_link_ref, np.ndarray) else cannot_link_ref, dtype=np.int64
+    ).reshape(-1, 2)
+    if cl_ref.size and (cl_ref[:, 0].min() < 0 or cl_ref[:, 0].max() >= nq or cl_ref[:, 1].min() < 0):
+        raise ValueError("cannot_link_ref has a row index out of range")
+    if cl_ref.size and cl_ref[:, 1].max() >= rl.size:
+        raise ValueError("cannot_link_ref has a reference row index out of range")
+    F = np.asarray(list(forbidden) if not isinstance(forbidden, np.ndarray) else forbidden, dtype=np.int64)
+    F = F.reshape(-1, 2)
+    if F.size and (F[:, 0].min() < 0 or F[:, 0].max() >= nq):
+        raise ValueError("forbidden has a row index out of range")
+    if cl_ref.size:
+        F = np.vstack([F, np.column_stack([cl_ref[:, 0], rl[cl_ref[:, 1]]])])
+    keep = rl >= 0
+    if nq == 0 or not keep.any():
+        return out
+    if R.shape[1] != Q.shape[1]:
+        raise ValueError("X_new and X_ref differ in dimension")
+    R, rl = R[keep], rl[keep]
+    people, lab = np.unique(rl, return_inverse=True)  # compact person index per reference face
+    n_people = people.size
+    order = np.argsort(lab, kind="stable")
+    R, lab = R[order], lab[order]
+    starts = np.searchsorted(lab, np.arange(n_people + 1))
+    # Forbidden (row, person index) as sorted keys.
+    fkeys = np.zeros(0, dtype=np.int64)
+    if F.size:
+        known = np.isin(F[:, 1], people)
+        fp = np.searchsorted(people, F[known, 1])
+        fkeys = np.unique(F[known, 0] * n_people + fp)
+    # Candidate people per new face: nearest centroids.
+    _, C = centroids(R, lab)
+    n_cand = min(p.candidates, n_people)
+    CS = Q @ C.T
+    if n_cand < n_people:
+        cand = np.argpartition(CS, n_people - n_cand, axis=1)[:, n_people - n_cand :]
+    else:
+        cand = np.broadcast_to(np.arange(n_people), (nq, n_people))
+    smin = 1.0 - p.threshold
+    hit_q: list[np.ndarray] = []
+    hit_p: list[np.ndarray] = []
+    hit_s: list[np.ndarray] = []
+    flat_p = cand.reshape(-1)
+    flat_q = np.repeat(np.arange(nq, dtype=np.int64), n_cand)
+    if fkeys.size:
+        ok = ~np.isin(flat_q * n_people + flat_p, fkeys)
+        flat_p, flat_q = flat_p[ok], flat_q[ok]
+    by_p = np.argsort(flat_p, kind="stable")
+    flat_p, flat_q = flat_p[by_p], flat_q[by_p]
+    bounds = np.flatnonzero(np.r_[True, flat_p[1:] != flat_p[:-1], True])
+    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        person = int(flat_p[s])
+        qs = flat_q[s:e]
+        S = Q[qs] @ R[starts[person] : starts[person + 1]].T
+        i, _ = np.nonzero(S >= smin)
+        if i.size == 0:
+            continue
+        v = S[S >= smin]
+        hit_q.append(qs[i])
+        hit_p.append(np.full(i.size, person, dtype=np.int64))
+        hit_s.append(v.astype(np.float64))
+    if not hit_q:
+        return out
+    hq, hp, hs = np.concatenate(hit_q), np.concatenate(hit_p), np.concatenate(hit_s)
+    # The k nearest hits of each face vote.
+    o = np.lexsort((hp, -hs, hq))
+    hq, hp, hs = hq[o], hp[o], hs[o]
+    first = np.searchsorted(hq, hq)
+    rank = np.arange(hq.size) - first
+    top = rank < p.k
+    hq, hp, hs = hq[top], hp[top], hs[top]
+    w = 1.0 - 0.5 * (1.0 - hs) / p.threshold  # 1 at distance 0, 0.5 at the threshold
+    key = hq * n_people + hp
+    ukey, inv = np.unique(key, return_inverse=True)
+    wsum = np.bincount(inv, weights=w)
+    cnt = np.bincount(inv)
+    best = np.full(ukey.size, -np.inf)
+    np.maximum.at(best, inv, hs)
+    uq = ukey // n_people
+    up = ukey % n_people
+    total = np.bincount(uq, weights=wsum, minlength=nq)
+    # Winner per face: largest weight, then nearest face, then smaller person index.
+    o = np.lexsort((up, -best, -wsum, uq))
+    winner = o[np.r_[True, uq[o][1:] != uq[o][:-1]]]
+    wq = uq[winner]
+    accept = (cnt[winner] >= p.min_votes) & (wsum[winner] >= p.min_share * total[wq] - 1e-12)
+    out[wq[accept]] = people[up[winner[accept]]]
+    score = np.full(nq, -np.inf)
+    score[wq[accept]] = best[winner[accept]]
+    # Two new faces that must differ but won the same person: the closer one keeps it.
+    if nn_pairs.shape[0]:
+        for a, b in nn_pairs[np.lexsort((nn_pairs[:, 1], nn_pairs[:, 0]))].tolist():
+            if out[a] >= 0 and out[a] == out[b]:
+                loser = b if (score[a] > score[b] or (score[a] == score[b] and a < b)) else a
+                out[loser] = -1
+    return out

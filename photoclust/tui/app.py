@@ -1,0 +1,386 @@
+"""The photoclust terminal UI: ``make_app(db_path)`` builds it (for the CLI and the tests), ``run`` runs it.
+
+Screens: People (the start), Person, Unknown faces, Photo, Search, Scan, History, Help.
+All library work runs in thread workers through :class:`photoclust.tui.backend.Backend`; results
+come back to the event loop with ``call_from_thread``. Every edit goes through the library facade,
+then every screen showing library data reloads (the visible one at once, the others when shown).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, TypeVar, get_args
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+
+from photoclust.config import ScanSettings
+from photoclust.errors import NothingToUndo, PhotoclustError
+from photoclust.library import Library
+from photoclust.types import Person, ScanReport
+from photoclust.tui.backend import Backend
+from photoclust.tui.screens.base import DataScreen
+from photoclust.tui.screens.dialogs import PersonPicker, PromptScreen
+from photoclust.tui.screens.help import HelpScreen
+from photoclust.tui.screens.history import HistoryScreen
+from photoclust.tui.screens.people import PeopleScreen
+from photoclust.tui.screens.person import PersonScreen
+from photoclust.tui.screens.photo import PhotoScreen
+from photoclust.tui.screens.scan import ScanScreen
+from photoclust.tui.screens.search import SearchScreen
+from photoclust.tui.screens.unknown import UnknownScreen
+from photoclust.tui.widgets.progress import ScanProgress
+
+R = TypeVar("R")
+Renderer = Literal["auto", "halfcell", "unicode", "sixel", "tgp"]
+RENDERER_ENV = "PHOTOCLUST_IMAGES"
+
+
+def image_class(renderer: Renderer = "auto") -> type[Widget]:
+    """The textual-image widget class that draws pictures.
+
+    ``auto`` picks Kitty graphics, Sixel or coloured half blocks from what the terminal supports;
+    ``halfcell`` (coloured half blocks) and ``unicode`` (grey shades) work everywhere and are
+    deterministic, for tests and snapshots. Import this before the app starts: textual-image asks the
+    terminal about its abilities at import time, which is impossible once Textual owns the terminal.
+    """
+    import textual_image.widget as images
+
+    classes: dict[str, type[Widget]] = {
+        "auto": images.Image,
+        "halfcell": images.HalfcellImage,
+        "unicode": images.UnicodeImage,
+        "sixel": images.SixelImage,
+        "tgp": images.TGPImage,
+    }
+    if renderer not in classes:
+        raise PhotoclustError(f"unknown picture renderer {renderer!r}: use one of {', '.join(get_args(Renderer))}")
+    return classes[renderer]
+
+
+def open_in_viewer(path: str) -> str | None:
+    """Open a file with the system's viewer; returns a one-line problem, or None when launched."""
+    if not path or not os.path.exists(path):
+        return f"the photo is not on disk any more: {path}"
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 (Windows only)
+        return None
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if shutil.which(opener) is None:
+        return f"no photo viewer found ({opener} is missing); the photo is {path}"
+    subprocess.Popen(
+        [opener, path],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return None
+
+
+class PhotoclustApp(App[None]):
+    """The terminal UI over one photo library."""
+
+    CSS_PATH = "photoclust.tcss"
+    TITLE = "photoclust"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("ctrl+z", "undo", "Undo"),
+        Binding("ctrl+y", "redo", "Redo"),
+        Binding("ctrl+l", "history", "History"),
+        Binding("ctrl+u", "unknown", "Unknown faces"),
+        Binding("ctrl+f", "search", "Search"),
+        Binding("ctrl+s", "scan", "Scan"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        library: Library,
+        *,
+        images: type[Widget],
+        scan_settings: ScanSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.backend = Backend(library)
+        self.image_class = images
+        self.scan_settings = scan_settings or ScanSettings()
+        self.generation = 0  # bumped after every change to the library
+        self.scanning = False
+        self.last_scan: ScanReport | None = None
+        self._stop_scan = threading.Event()
+        self._thumb_pending: set[int] = set()
+        self._picture_listeners: list[Callable[[], None]] = []
+        self.sub_title = library.db_path.name
+
+    def get_default_screen(self) -> Screen[Any]:
+        return PeopleScreen()
+
+    def on_mount(self) -> None:
+        self.install_screen(ScanScreen(), "scan")
+
+    def on_unmount(self) -> None:
+        self._stop_scan.set()
+
+    # -- threads --------------------------------------------------------------------------------
+    def from_thread(self, fn: Callable[..., Any], *args: Any) -> None:
+        """``call_from_thread`` that does nothing once the app has stopped."""
+        try:
+            self.call_from_thread(fn, *args)
+        except RuntimeError:
+            if self.is_running:
+                raise
+
+    def show_error(self, exc: PhotoclustError) -> None:
+        if isinstance(exc, NothingToUndo):
+            self.notify(str(exc).capitalize() + ".", severity="warning")
+        else:
+            self.notify(str(exc), title="Error", severity="error", timeout=8)
+
+    # -- thumbnails -----------------------------------------------------------------------------
+    def want_thumbnails(self, face_ids: Sequence[int], ready: Callable[[], None]) -> None:
+        """Load these thumbnails in a worker; ``ready`` runs (on the app thread) once they are in."""
+        if ready not in self._picture_listeners:
+            self._picture_listeners.append(ready)
+        todo = [i for i in face_ids if i not in self._thumb_pending]
+        if todo:
+            self._thumb_pending.update(todo)
+            self._load_thumbnails(todo)
+
+    @work(thread=True, group="thumbnails")
+    def _load_thumbnails(self, face_ids: list[int]) -> None:
+        self.backend.load_thumbnails(face_ids)
+        self.from_thread(self._thumbnails_loaded, face_ids)
+
+    def _thumbnails_loaded(self, face_ids: list[int]) -> None:
+        self._thumb_pending.difference_update(face_ids)
+        listeners = list(self._picture_listeners)
+        if not self._thumb_pending:
+            self._picture_listeners.clear()
+        for ready in listeners:
+            owner = getattr(ready, "__self__", None)
+            if not isinstance(owner, Widget) or owner.is_attached:
+                ready()
+
+    # -- edits ----------------------------------------------------------------------------------
+    def edit(
+        self,
+        change: Callable[[Library], R],
+        message: str | Callable[[R], str] | None = None,
+        then: Callable[[R], None] | None = None,
+    ) -> None:
+        """Apply ``change(library)`` in a worker, then tell the user and refresh every view."""
+        self._edit(change, message, then)
+
+    @work(thread=True, group="edits")
+    def _edit(self, change: Callable[[Library], Any], message: Any, then: Any) -> None:
+        try:
+            result = self.backend.call(change)
+        except PhotoclustError as exc:
+            self.from_thread(self.show_error, exc)
+            return
+        self.from_thread(self._edited, result, message, then)
+
+    def _edited(self, result: Any, message: Any, then: Any) -> None:
+        text = message(result) if callable(message) else message
+        if text:
+            self.notify(text, timeout=4)
+        if then is not None:
+            then(result)
+        self.library_changed()
+
+    def library_changed(self) -> None:
+        self.generation += 1
+        screen = self.screen
+        if isinstance(screen, DataScreen):
+            screen.reload()
+
+    # -- flows shared by several screens ----------------------------------------------------------
+    def ask_name(self, person: Person) -> None:
+        def named(name: str | None) -> None:
+            if name:
+                self.edit(lambda lib: lib.name(person.id, name), f"Named: {name}")
+
+        title = f"Rename {person.name}" if person.name else f"Name this person ({person.faces} faces)"
+        self.push_screen(PromptScreen(title, person.name or "", placeholder="a name"), named)
+
+    def ask_merge(self, person: Person, then: Callable[[int], None] | None = None) -> None:
+        def chosen(target: int | None) -> None:
+            if target is None:
+                return
+            self.edit(
+                lambda lib: lib.merge([person.id], into=target),
+                f"Merged {person.label} into person #{target}",
+                then=(lambda _r: then(target)) if then else None,
+            )
+
+        self.push_screen(PersonPicker(f"Merge {person.label} into…", exclude=[person.id]), chosen)
+
+    def toggle_hidden(self, person: Person) -> None:
+        hide = not person.hidden
+        text = f"Hidden: {person.label} (F7 on People shows hidden people)" if hide else f"Unhidden: {person.label}"
+        self.edit(lambda lib: lib.hide(person.id, hide), text)
+
+    def ask_split(self, face_ids: list[int], then: Callable[[Any], None] | None = None) -> None:
+        def named(name: str | None) -> None:
+            if name is None:
+                return
+            self.edit(
+                lambda lib: lib.split(face_ids, name or None),
+                lambda pid: f"{len(face_ids)} face(s) now form person #{pid}" + (f" ({name})" if name else ""),
+                then=then,
+            )
+
+        self.push_screen(
+            PromptScreen(
+                f"New person from {len(face_ids)} face(s): name (optional, Enter to skip)",
+                placeholder="a name, or nothing",
+                allow_empty=True,
+            ),
+            named,
+        )
+
+    def ask_move(self, face_ids: list[int], exclude: Sequence[int], then: Callable[[Any], None] | None = None) -> None:
+        def chosen(target: int | None) -> None:
+            if target is not None:
+                self.edit(
+                    lambda lib: lib.move(face_ids, target),
+                    f"Moved {len(face_ids)} face(s) to person #{target}",
+                    then=then,
+                )
+
+        self.push_screen(PersonPicker(f"Move {len(face_ids)} face(s) to…", exclude=exclude), chosen)
+
+    def open_person(self, person_id: int) -> None:
+        self.push_screen(PersonScreen(person_id))
+
+    def open_photo(self, photo_id: int) -> None:
+        self.push_screen(PhotoScreen(photo_id))
+
+    def open_file(self, path: str) -> None:
+        problem = open_in_viewer(path)
+        if problem:
+            self.notify(problem, severity="warning")
+
+    # -- scanning -------------------------------------------------------------------------------
+    def start_scan(self, paths: list[str], progress: ScanProgress) -> None:
+        if self.scanning:
+            self.notify("A scan is running already (ctrl+x on the Scan screen cancels it).", severity="warning")
+            return
+        self.scanning = True
+        self._stop_scan.clear()
+        progress.reset()
+        self._scan(paths, progress)
+
+    def cancel_scan(self) -> None:
+        if self.scanning:
+            self._stop_scan.set()
+            self.notify("Stopping after the current batch…")
+        else:
+            self.notify("No scan is running.", severity="warning")
+
+    @work(thread=True, group="scan")
+    def _scan(self, paths: list[str], progress: ScanProgress) -> None:
+        # The scan writes through its own connection, so the app's reads and edits never wait on it.
+        try:
+            with Library(self.backend.library.db_path) as lib:
+                report = lib.scan(paths, settings=self.scan_settings, progress=progress, should_stop=self._stop_scan.is_set)
+                cluster = getattr(lib, "cluster", None)
+                if callable(cluster) and not report.interrupted:
+                    progress.start(None, "Finding people")
+                    cluster()
+                    progress.finish()
+        except PhotoclustError as exc:
+            self.from_thread(self._scan_ended, None, exc)
+            return
+        self.from_thread(self._scan_ended, report, None)
+
+    def _scan_ended(self, report: ScanReport | None, error: PhotoclustError | None) -> None:
+        self.scanning = False
+        self.sub_title = self.backend.library.db_path.name
+        if error is not None:
+            self.show_error(error)
+        if report is not None:
+            self.last_scan = report
+            state = "Scan interrupted" if report.interrupted else "Scan finished"
+            self.notify(
+                f"{state}: {report.new} new, {report.changed} changed, {report.unchanged} unchanged photos,"
+                f" {report.faces} faces, {report.unreadable} unreadable ({report.seconds:.0f} s)",
+                timeout=8,
+            )
+        self.library_changed()
+
+    def on_scan_progress_updated(self, message: ScanProgress.Updated) -> None:
+        if self.scanning:
+            self.sub_title = f"{self.backend.library.db_path.name} · {message.line}"
+
+    # -- global actions -------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Dialogs are answered first: library-wide keys do nothing behind them.
+        if isinstance(self.screen, ModalScreen) and action in {"undo", "redo", "history", "unknown", "search", "scan"}:
+            return False
+        return True
+
+    def _show(self, kind: type[Screen[Any]], make: Callable[[], Screen[Any] | str]) -> None:
+        if isinstance(self.screen, kind):
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, kind):
+                # already open further down: go back to it rather than stacking a copy
+                while not isinstance(self.screen, kind):
+                    self.pop_screen()
+                return
+        self.push_screen(make())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_undo(self) -> None:
+        self.edit(lambda lib: lib.undo(), lambda h: f"Undone: {h.description}")
+
+    def action_redo(self) -> None:
+        self.edit(lambda lib: lib.redo(), lambda h: f"Redone: {h.description}")
+
+    def action_history(self) -> None:
+        self._show(HistoryScreen, HistoryScreen)
+
+    def action_unknown(self) -> None:
+        self._show(UnknownScreen, UnknownScreen)
+
+    def action_search(self) -> None:
+        self._show(SearchScreen, SearchScreen)
+
+    def action_scan(self) -> None:
+        self._show(ScanScreen, lambda: "scan")
+
+
+def make_app(
+    db_path: str | os.PathLike[str] | None = None,
+    *,
+    renderer: Renderer = "auto",
+    scan_settings: ScanSettings | None = None,
+) -> PhotoclustApp:
+    """The app over the library at ``db_path`` (created when missing; None: the default library)."""
+    images = image_class(renderer)
+    return PhotoclustApp(Library(db_path), images=images, scan_settings=scan_settings)
+
+
+def run(db_path: str | os.PathLike[str] | None = None, renderer: Renderer | None = None) -> None:
+    """Run the terminal UI until the user quits (ctrl+q). ``$PHOTOCLUST_IMAGES`` picks the renderer."""
+    chosen = renderer or os.environ.get(RENDERER_ENV, "auto")
+    app = make_app(db_path, renderer=chosen)  # type: ignore[arg-type]
+    try:
+        app.run()
+    finally:
+        app.backend.close()

@@ -1,0 +1,182 @@
+"""The TUI's side of the library: one lock around the database connection and an LRU of thumbnails.
+
+Everything here runs in worker threads, never on Textual's event loop, and touches no widget.
+Business logic stays in :class:`photoclust.library.Library`; the two fallbacks below (unknown face
+groups and search) only stand in for library methods that may not exist yet, and use the facade alone.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from PIL import Image as PILImage
+
+from photoclust.errors import NotFound
+from photoclust.library import Library
+from photoclust.types import Face, Person
+
+R = TypeVar("R")
+SearchMode = Literal["all", "any", "only"]
+UnknownGroup = tuple[list[Face], Person | None]
+
+
+@dataclass(frozen=True)
+class PhotoView:
+    """What the photo screen shows: the file, and each live face with its person's name."""
+
+    photo_id: int
+    path: str
+    taken_at: str | None
+    faces: list[tuple[Face, str | None]]
+
+
+class Backend:
+    """Serialised access to one :class:`Library` from any thread, with a thumbnail cache."""
+
+    def __init__(self, library: Library, thumbnails: int = 4096) -> None:
+        self.library = library
+        self.lock = threading.RLock()
+        self._thumb_lock = threading.Lock()
+        self._thumbs: OrderedDict[int, PILImage.Image | None] = OrderedDict()
+        self._thumb_capacity = thumbnails
+
+    # -- generic ------------------------------------------------------------------------------
+    def call(self, fn: Callable[[Library], R]) -> R:
+        """Run ``fn(library)`` while holding the database lock (reads and edits alike)."""
+        with self.lock:
+            return fn(self.library)
+
+    def close(self) -> None:
+        with self.lock:
+            self.library.close()
+
+    # -- thumbnails: decoded once, kept in memory (LRU) -------------------------------------
+    def has_thumbnail(self, face_id: int) -> bool:
+        with self._thumb_lock:
+            return face_id in self._thumbs
+
+    def cached_thumbnail(self, face_id: int) -> PILImage.Image | None:
+        """The decoded thumbnail if it is in memory (None when not loaded yet or missing)."""
+        with self._thumb_lock:
+            img = self._thumbs.get(face_id)
+            if img is not None:
+                self._thumbs.move_to_end(face_id)
+            return img
+
+    def load_thumbnails(self, face_ids: Iterable[int]) -> None:
+        """Read and decode the stored JPEG thumbnails not in memory yet."""
+        todo = [i for i in dict.fromkeys(face_ids) if not self.has_thumbnail(i)]
+        if not todo:
+            return
+        with self.lock:
+            blobs = [(i, self.library.thumbnail(i)) for i in todo]
+        for face_id, blob in blobs:
+            img = _decode(blob)
+            with self._thumb_lock:
+                self._thumbs[face_id] = img
+                self._thumbs.move_to_end(face_id)
+                while len(self._thumbs) > self._thumb_capacity:
+                    self._thumbs.popitem(last=False)
+
+    # -- reads --------------------------------------------------------------------------------
+    def people(self) -> list[Person]:
+        """Every person, hidden ones included, in the library's order (named first, then by size)."""
+        return self.call(lambda lib: lib.list_people(include_hidden=True))
+
+    def unknown_summary(self) -> tuple[int, int | None]:
+        """The number of unknown faces and the best one (for the card's picture)."""
+
+        def run(lib: Library) -> tuple[int, int | None]:
+            counter = getattr(lib, "unknown_count", None)
+            if callable(counter):
+                n = int(counter())
+                best = lib.faces(None, limit=1) if n else []
+                return n, best[0].id if best else None
+            faces = lib.faces(None)
+            return len(faces), faces[0].id if faces else None
+
+        return self.call(run)
+
+    def unknown_groups(self) -> list[UnknownGroup]:
+        """Unknown faces grouped by similarity, each with a suggested person when one is close.
+
+        Uses ``Library.unknown_groups()`` when the library has it; otherwise one ungrouped group.
+        """
+
+        def run(lib: Library) -> list[UnknownGroup]:
+            grouper = getattr(lib, "unknown_groups", None)
+            if callable(grouper):
+                return [(list(faces), person) for faces, person in grouper()]
+            faces = lib.faces(None)
+            return [(faces, None)] if faces else []
+
+        return self.call(run)
+
+    def search(self, names: Sequence[str], mode: SearchMode) -> list[tuple[int, str]]:
+        """Photos with the named people: ``all`` of them, ``any`` of them, or ``only`` them (nobody else).
+
+        Uses ``Library.search(names, mode)`` when the library has it; otherwise computes it from
+        ``list_people``/``faces``/``photo_faces``. Returns ``(photo_id, path)`` sorted by path.
+        """
+        names = [n.strip() for n in names if n.strip()]
+        if not names:
+            return []
+
+        def run(lib: Library) -> list[tuple[int, str]]:
+            finder = getattr(lib, "search", None)
+            if callable(finder):
+                return [(int(pid), str(path)) for pid, path in finder(list(names), mode)]
+            return _search_fallback(lib, names, mode)
+
+        return self.call(run)
+
+    def photo(self, photo_id: int) -> PhotoView:
+        def run(lib: Library) -> PhotoView:
+            faces = lib.photo_faces(photo_id)
+            path = lib.photo_path(photo_id)
+            taken = faces[0][0].taken_at if faces else None
+            return PhotoView(photo_id, path, taken, faces)
+
+        return self.call(run)
+
+
+def _decode(blob: bytes | None) -> PILImage.Image | None:
+    if not blob:
+        return None
+    try:
+        with PILImage.open(io.BytesIO(blob)) as img:
+            return img.convert("RGB")
+    except (OSError, ValueError):  # a damaged thumbnail shows as an empty tile, never as a crash
+        return None
+
+
+def _search_fallback(lib: Library, names: list[str], mode: SearchMode) -> list[tuple[int, str]]:
+    people = lib.list_people(include_hidden=True)
+    per_name: list[set[int]] = []
+    for name in names:
+        ids = {p.id for p in people if p.name and p.name.casefold() == name.casefold()}
+        if not ids:
+            raise NotFound(f"no person named '{name}': check the spelling on the People screen")
+        per_name.append(ids)
+    photos: dict[int, str] = {}
+    sets: list[set[int]] = []
+    for ids in per_name:
+        s: set[int] = set()
+        for pid in ids:
+            for face in lib.faces(pid):
+                s.add(face.photo_id)
+                photos.setdefault(face.photo_id, face.path)
+        sets.append(s)
+    if mode == "any":
+        chosen = set().union(*sets)
+    else:
+        chosen = set.intersection(*sets)
+        if mode == "only":
+            wanted = set().union(*per_name)
+            chosen = {ph for ph in chosen if all(f.person_id in wanted for f, _n in lib.photo_faces(ph))}
+    return sorted(((ph, photos[ph]) for ph in chosen), key=lambda t: (t[1], t[0]))

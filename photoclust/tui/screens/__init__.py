@@ -1,0 +1,1 @@
+"""The TUI's screens: People, Person, Unknown faces, Photo, Search, Scan, History, Help, and dialogs."""

@@ -1,0 +1,87 @@
+"""What every data screen shares: load in a worker, show on the app thread, reload after changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePath
+from typing import TYPE_CHECKING, TypeVar, cast
+
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from photoclust.errors import PhotoclustError
+
+if TYPE_CHECKING:
+    from photoclust.tui.app import PhotoclustApp
+
+R = TypeVar("R")
+
+
+class DataScreen(Screen[None]):
+    """A screen showing library data. ``load`` starts workers; the screen reloads when it is shown
+    again after the library changed (an edit, an undo, a finished scan)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generation = -1
+
+    @property
+    def papp(self) -> PhotoclustApp:
+        return cast("PhotoclustApp", self.app)
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.generation != self.papp.generation:
+            self.reload()
+
+    def reload(self) -> None:
+        self.generation = self.papp.generation
+        self.load()
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def fetch(
+        self,
+        read: Callable[[], R],
+        show: Callable[[R], None],
+        group: str = "load",
+        failed: Callable[[PhotoclustError], None] | None = None,
+    ) -> None:
+        """Run ``read()`` in a thread worker, then ``show(result)`` on the app thread.
+
+        A newer fetch of the same group supersedes an older one (its result is dropped).
+        """
+        app = self.papp
+
+        def work() -> None:
+            try:
+                result = read()
+            except PhotoclustError as exc:
+                app.from_thread(failed or app.show_error, exc)
+                return
+            if not get_current_worker().is_cancelled:
+                app.from_thread(self._deliver, show, result)
+
+        self.run_worker(work, thread=True, exclusive=True, group=group, name=f"{type(self).__name__}.{group}")
+
+    def _deliver(self, show: Callable[[R], None], result: R) -> None:
+        if self.is_attached:
+            show(result)
+
+
+def short_path(path: str) -> str:
+    """``folder/file.jpg``: enough to recognise a photo, never an absolute or temporary path."""
+    if not path:
+        return "(file missing)"
+    p = PurePath(path)
+    return str(PurePath(p.parent.name, p.name)) if p.parent.name else p.name
+
+
+def short_date(taken_at: str | None) -> str:
+    """``2012-12-06 15:46`` from ISO 8601, or a dash."""
+    if not taken_at:
+        return "no date"
+    return taken_at.replace("T", " ")[:16]

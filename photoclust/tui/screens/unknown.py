@@ -1,0 +1,179 @@
+"""The Unknown faces screen: faces that belong to nobody yet, grouped by similarity.
+
+Each group may come with a suggested person ("Is this Alice? y/n"). The grouping and the suggestion
+come from the library (``Library.unknown_groups``); without it the faces form one group.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from photoclust.types import Face, Person
+from photoclust.tui.backend import UnknownGroup
+from photoclust.tui.screens.base import DataScreen
+from photoclust.tui.screens.person import face_line
+from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+
+
+class UnknownScreen(DataScreen):
+    """Put names on unknown faces: accept a suggestion, start a new person, or move faces to someone."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("y", "yes", "Yes, it is"),
+        Binding("n", "no", "No / next"),
+        Binding("s", "new_person", "New person"),
+        Binding("v", "move", "Move to"),
+        Binding("x", "not_face", "Not a face"),
+        Binding("o", "open", "Open file"),
+        Binding("tab", "switch", "Groups/faces", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[UnknownGroup] = []
+        self.skipped: set[tuple[int, ...]] = set()  # groups answered "no" in this session
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield OptionList(id="groups")
+            with Vertical(id="unknown-main"):
+                yield Static("", id="question", markup=False)
+                yield Static("", id="face-info", markup=False)
+                yield FaceGrid(id="faces")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Unknown faces"
+        self.query_one(FaceGrid).focus()
+        super().on_mount()
+
+    # -- data -----------------------------------------------------------------------------------
+    def load(self) -> None:
+        self.fetch(self.papp.backend.unknown_groups, self._show, group="groups")
+
+    def _show(self, groups: list[UnknownGroup]) -> None:
+        options = self.query_one("#groups", OptionList)
+        keep = options.highlighted or 0
+        self.groups = [g for g in groups if _key(g[0]) not in self.skipped]
+        options.clear_options()
+        options.add_options(
+            [Option(_group_label(i, faces, person), id=str(i)) for i, (faces, person) in enumerate(self.groups)]
+        )
+        if self.groups:
+            options.highlighted = min(keep, len(self.groups) - 1)
+        self._show_group()
+
+    def _group(self) -> UnknownGroup | None:
+        i = self.query_one("#groups", OptionList).highlighted
+        return self.groups[i] if i is not None and 0 <= i < len(self.groups) else None
+
+    def _show_group(self) -> None:
+        group = self._group()
+        grid = self.query_one(FaceGrid)
+        question = self.query_one("#question", Static)
+        if group is None:
+            grid.set_items([])
+            question.update("No unknown faces: everyone has a name or a group.")
+            return
+        faces, person = group
+        grid.set_items(faces, keep_cursor=False)
+        if person is not None:
+            question.update(f"Is this {person.label}?  y: yes · n: no · s: someone new · v: move to…")
+        else:
+            question.update("Who is this?  s: new person · v: move to someone · x: not a face")
+        self._info()
+
+    def _info(self) -> None:
+        grid = self.query_one(FaceGrid)
+        self.query_one("#face-info", Static).update(face_line(grid.current, len(grid.selected)))
+
+    @on(OptionList.OptionHighlighted, "#groups")
+    def _group_changed(self) -> None:
+        self._show_group()
+
+    @on(OptionList.OptionSelected, "#groups")
+    def _group_chosen(self) -> None:
+        self.query_one(FaceGrid).focus()
+
+    @on(VirtualGrid.Highlighted)
+    @on(VirtualGrid.SelectionChanged)
+    def _moved(self) -> None:
+        self._info()
+
+    @on(VirtualGrid.Activated)
+    def _activated(self, event: VirtualGrid.Activated) -> None:
+        self.papp.open_photo(event.item.photo_id)
+
+    # -- actions --------------------------------------------------------------------------------
+    def _faces(self) -> list[int]:
+        """The selected faces, or the whole group when nothing is selected."""
+        grid = self.query_one(FaceGrid)
+        faces = grid.selected_items() or grid.items
+        return [f.id for f in faces]
+
+    def _done(self, _result: object = None) -> None:
+        self.query_one(FaceGrid).clear_selection()
+
+    def action_back(self) -> None:
+        if not self.query_one(FaceGrid).clear_selection():
+            self.dismiss()
+
+    def action_switch(self) -> None:
+        if self.query_one(FaceGrid).has_focus:
+            self.query_one("#groups", OptionList).focus()
+        else:
+            self.query_one(FaceGrid).focus()
+
+    def action_yes(self) -> None:
+        group = self._group()
+        if group is None or group[1] is None:
+            self.notify("No suggestion for this group: use s (new person) or v (move to).", severity="warning")
+            return
+        faces, person = self._faces(), group[1]
+        self.papp.edit(lambda lib: lib.move(faces, person.id), f"{len(faces)} faces are {person.label}", then=self._done)
+
+    def action_no(self) -> None:
+        group = self._group()
+        if group is None:
+            return
+        self.skipped.add(_key(group[0]))
+        self._show([g for g in self.groups])
+
+    def action_new_person(self) -> None:
+        faces = self._faces()
+        if faces:
+            self.papp.ask_split(faces, then=self._done)
+
+    def action_move(self) -> None:
+        faces = self._faces()
+        if faces:
+            self.papp.ask_move(faces, exclude=(), then=self._done)
+
+    def action_not_face(self) -> None:
+        grid = self.query_one(FaceGrid)
+        faces = [f.id for f in grid.targets()]
+        if faces:
+            self.papp.edit(lambda lib: lib.not_a_face(faces), f"{len(faces)} marked as not a face", then=self._done)
+
+    def action_open(self) -> None:
+        face = self.query_one(FaceGrid).current
+        if face is not None:
+            self.papp.open_file(face.path)
+
+
+def _key(faces: list[Face]) -> tuple[int, ...]:
+    return tuple(sorted(f.id for f in faces))
+
+
+def _group_label(i: int, faces: list[Face], person: Person | None) -> str:
+    label = f"{len(faces):,} face{'s' if len(faces) != 1 else ''}"
+    return f"{label} · {person.label}?" if person is not None else f"Group {i + 1} · {label}"

@@ -1,0 +1,632 @@
+"""Pilot tests of the terminal UI: each action done with keys, then the database checked.
+
+The library is built from the real photos in data/photos with the face boxes the real detector
+finds in them (frozen below), so these tests need no model; one slow test scans for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
+
+from photoclust.config import ScanSettings
+from photoclust.library import Library
+from photoclust.people import People
+from photoclust.store import Store
+from photoclust.tui.app import PhotoclustApp, make_app
+from photoclust.tui.backend import Backend
+from photoclust.tui.screens.people import PeopleScreen
+from photoclust.tui.screens.person import PersonScreen
+from photoclust.tui.screens.photo import PhotoScreen
+from photoclust.tui.screens.search import SearchScreen
+from photoclust.tui.screens.unknown import UnknownScreen
+from photoclust.tui.widgets.grid import FaceGrid, PeopleGrid, UnknownEntry
+from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
+
+PHOTOS = Path(__file__).resolve().parent.parent / "data" / "photos"
+SIZE = (120, 40)
+
+# textual-image 0.12 still calls Image.getdata (deprecated in Pillow 12, gone in 14: pinned <14).
+pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
+
+# Face boxes (x1, y1, x2, y2) that MTCNN finds in data/photos, rounded: the tests need no model.
+BOXES: dict[str, list[tuple[int, int, int, int]]] = {
+    "ben_afflek/01.jpg": [(24, 7, 117, 137)],
+    "ben_afflek/02.jpg": [(16, 12, 40, 44)],
+    "ben_afflek/03.jpg": [(16, 7, 62, 72)],
+    "ben_afflek/04.jpg": [(39, 12, 132, 152)],
+    "ben_afflek/05.jpg": [(9, 3, 59, 76)],
+    "ben_afflek/06.jpg": [(0, 0, 127, 173)],
+    "ben_afflek/07.jpg": [(24, 1, 102, 109)],
+    "biden/01.jpg": [(295, 116, 511, 415)],
+    "biden/02.jpg": [(431, 173, 878, 774)],
+    "elton_john/01.jpg": [(21, 26, 59, 76)],
+    "elton_john/02.jpg": [(27, 5, 118, 123)],
+    "elton_john/03.jpg": [(28, 0, 152, 157)],
+    "elton_john/04.jpg": [(39, 20, 101, 103)],
+    "elton_john/05.jpg": [(22, 10, 91, 107)],
+    "elton_john/06.jpg": [(26, 9, 148, 166)],
+    "elton_john/07.jpg": [(25, 9, 112, 121)],
+    "group/dlib_2008_002470.jpg": [
+        (57, 151, 97, 204),
+        (153, 167, 183, 202),
+        (184, 82, 214, 122),
+        (238, 68, 275, 114),
+        (277, 171, 324, 230),
+        (328, 47, 370, 102),
+    ],
+    "group/face_recognition_kit_with_rose.jpg": [(79, 107, 158, 210), (258, 79, 349, 199)],
+    "group/face_recognition_obama_and_biden.jpg": [
+        (609, 325, 743, 509),
+        (914, 288, 1065, 482),
+        (1311, 855, 1415, 978),
+    ],
+    "kit_harington/01.jpeg": [(686, 82, 798, 235)],
+    "kit_harington/02.jpeg": [(318, 73, 479, 282)],
+    "kit_harington/03.jpg": [(261, 148, 432, 370)],
+    "madonna/01.jpg": [(20, 0, 105, 121)],
+    "madonna/02.jpg": [(45, 12, 172, 176)],
+    "madonna/03.jpg": [(8, 0, 108, 138)],
+    "madonna/04.jpg": [(10, 7, 57, 69)],
+    "madonna/05.jpg": [(24, 3, 168, 189)],
+    "madonna/06.jpg": [(28, 3, 137, 155)],
+    "madonna/07.jpg": [(29, 13, 105, 123)],
+    "mindy_kaling/01.jpg": [(21, 2, 137, 156)],
+    "mindy_kaling/02.jpg": [(18, 8, 89, 99)],
+    "mindy_kaling/03.jpg": [(25, 6, 75, 79)],
+    "mindy_kaling/04.jpg": [(21, 7, 118, 132)],
+    "mindy_kaling/05.jpg": [(21, 3, 130, 149)],
+    "mindy_kaling/06.jpg": [(20, 5, 133, 149)],
+    "mindy_kaling/07.jpg": [(21, 0, 96, 98)],
+    "obama/01.jpg": [(374, 80, 612, 420)],
+    "obama/02.jpg": [(541, 116, 898, 626)],
+    "obama/03.jpg": [(193, 219, 473, 637)],
+    "obama/04.jpg": [(437, 170, 628, 417)],
+    "obama/05.jpg": [(105, 38, 215, 189)],
+    "rose_leslie/01.jpg": [(611, 52, 870, 394)],
+    "rose_leslie/02.jpg": [(172, 113, 415, 443)],
+}
+TAKEN = {"obama/01.jpg": "2012-12-06T15:46:01", "obama/03.jpg": "2009-09-09T20:27:09"}
+# Who the faces of the group photos are (left to right); None: nobody known.
+GROUP_IDENTITIES = {
+    "group/face_recognition_obama_and_biden.jpg": ["biden", "obama", None],
+    "group/face_recognition_kit_with_rose.jpg": ["rose_leslie", "kit_harington"],
+}
+# Identities the library starts with a name for; the others are unnamed people (as after clustering).
+NAMES = {"obama": "Barack Obama", "madonna": "Madonna", "elton_john": "Elton John", "biden": "Joe Biden"}
+HIDDEN = {"biden"}
+
+
+def thumbnail(img: Image.Image, box: tuple[int, int, int, int], size: int = 128) -> bytes:
+    """The face with some context, as the scanner stores it: a square JPEG of ``size`` pixels."""
+    side = round(max(box[2] - box[0], box[3] - box[1]) * 1.6)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    square = Image.new("RGB", (side, side))
+    square.paste(img.crop((max(0, x0), max(0, y0), x0 + side, y0 + side)), (max(0, -x0), max(0, -y0)))
+    buf = io.BytesIO()
+    square.resize((size, size), Image.Resampling.LANCZOS).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def build_library(db_path: Path, *, people: bool = True) -> dict[str, list[int]]:
+    """A library of the photos in data/photos with their real faces; returns face ids per identity.
+
+    With ``people``, the faces of each identity form one person (as clustering would), some named,
+    Joe Biden hidden; the faces of the big group photo and the child stay unknown.
+    """
+    store = Store.open(db_path)
+    rng = np.random.default_rng(7)
+    centres: dict[str, np.ndarray] = {}
+    rows = []
+    owners: list[str | None] = []
+    for rel in sorted(BOXES):
+        path = PHOTOS / rel
+        with Image.open(path) as raw:
+            img = ImageOps.exif_transpose(raw).convert("RGB")
+        boxes = BOXES[rel]
+        identities = GROUP_IDENTITIES.get(rel, [rel.split("/")[0] if not rel.startswith("group/") else None] * len(boxes))
+        faces, vectors = [], []
+        for box, who in zip(boxes, identities, strict=True):
+            face = DetectedFace(tuple(float(v) for v in box), ((0.0, 0.0),) * 5, 0.999)  # type: ignore[arg-type]
+            size = float(min(box[2] - box[0], box[3] - box[1]))
+            faces.append(FaceCrop(face, FaceQuality(size, 100.0, 0.0, ()), np.zeros((0,), np.uint8), thumbnail(img, box)))
+            key = who or f"stranger-{len(owners)}"
+            centre = centres.setdefault(key, rng.normal(size=512))
+            vec = centre + 0.3 * rng.normal(size=512)
+            vectors.append(vec / np.linalg.norm(vec))
+            owners.append(who)
+        stat = path.stat()
+        info = PhotoInfo(f"sha-{rel}", img.width, img.height, TAKEN.get(rel), "JPEG")
+        entry = FileEntry(str(path), stat.st_size, stat.st_mtime_ns)
+        rows.append((AnalysedPhoto(entry, info, tuple(faces)), np.array(vectors, np.float32), "test"))
+    store.write_batch(rows, [], [])
+    face_ids = [int(r[0]) for r in store.db.execute("SELECT id FROM faces ORDER BY id").fetchall()]
+    by_identity: dict[str, list[int]] = {}
+    for fid, who in zip(face_ids, owners, strict=True):
+        by_identity.setdefault(who or "unknown", []).append(fid)
+    if people:
+        ppl = People(store)
+        groups = [ids for who, ids in sorted(by_identity.items()) if who != "unknown"]
+        ppl.apply_assignment({}, groups, kind="cluster")
+        for who, name in NAMES.items():
+            ppl.name(person_of(store, by_identity[who][0]), name)
+        for who in HIDDEN:
+            ppl.set_hidden(person_of(store, by_identity[who][0]))
+        store.db.execute("DELETE FROM ops")  # the fixture's setup is not the user's history
+    store.close()
+    return by_identity
+
+
+def person_of(store: Store, face_id: int) -> int:
+    return int(store.db.execute("SELECT person_id FROM faces WHERE id = ?", [face_id]).fetchone()[0])
+
+
+# -- fixtures and helpers ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[int]]]:
+    path = tmp_path_factory.mktemp("tui") / "template.db"
+    faces = build_library(path)
+    return path, faces
+
+
+@pytest.fixture
+def library_path(tmp_path: Path, template_db: tuple[Path, dict[str, list[int]]]) -> Path:
+    dst = tmp_path / "lib.db"
+    with Store.open(template_db[0]) as src:
+        src.db.execute("VACUUM INTO ?", [str(dst)])
+    return dst
+
+
+@pytest.fixture
+def faces(template_db: tuple[Path, dict[str, list[int]]]) -> dict[str, list[int]]:
+    return template_db[1]
+
+
+@pytest.fixture
+def app(library_path: Path) -> Iterator[PhotoclustApp]:
+    app = make_app(library_path, renderer="halfcell", scan_settings=ScanSettings(workers=1))
+    yield app
+    app.backend.close()
+
+
+@pytest.fixture
+def check(library_path: Path) -> Iterator[Library]:
+    """A second connection to the same database, to check what the app wrote."""
+    lib = Library(library_path)
+    yield lib
+    lib.close()
+
+
+def run_async(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test with asyncio (no pytest async plugin needed); fixtures pass through."""
+
+    @functools.wraps(test)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        asyncio.run(test(*args, **kwargs))  # type: ignore[arg-type]
+
+    return wrapper
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait until every worker is done and every message they sent is handled."""
+    app = pilot.app
+    for _ in range(50):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers):
+                return
+    raise AssertionError("workers never settled")
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+async def type_text(pilot: Pilot[None], text: str) -> None:
+    await pilot.press(*[("space" if c == " " else c) for c in text])
+    await settle(pilot)
+
+
+def person_named(lib: Library, name: str) -> int:
+    matches = [p.id for p in lib.list_people(include_hidden=True) if p.name == name]
+    assert len(matches) == 1, (name, matches)
+    return matches[0]
+
+
+def people_grid(app: PhotoclustApp) -> PeopleGrid:
+    return app.screen.query_one(PeopleGrid)
+
+
+def face_grid(app: PhotoclustApp) -> FaceGrid:
+    return app.screen.query_one(FaceGrid)
+
+
+async def open_person(pilot: Pilot[None], name: str) -> PersonScreen:
+    """Filter the People screen down to ``name`` and open it with Enter."""
+    app = pilot.app
+    assert isinstance(app, PhotoclustApp)
+    await settle(pilot)
+    await type_text(pilot, name)
+    grid = people_grid(app)
+    assert grid.current is not None and not isinstance(grid.current, UnknownEntry), grid.items
+    await press(pilot, "enter")
+    screen = app.screen
+    assert isinstance(screen, PersonScreen)
+    return screen
+
+
+# -- People screen ---------------------------------------------------------------------------------
+
+
+@run_async
+async def test_people_screen_lists_named_first_then_by_size(app: PhotoclustApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        grid = people_grid(app)
+        assert isinstance(grid.items[0], UnknownEntry) and grid.items[0].faces == 7
+        labels = [i.label for i in grid.items[1:]]  # type: ignore[union-attr]
+        assert labels[:3] == ["Elton John", "Madonna", "Barack Obama"]  # named, by size (7, 7, 6), then name
+        assert labels[3:] == ["Unnamed · 7 faces", "Unnamed · 7 faces", "Unnamed · 4 faces", "Unnamed · 3 faces"]
+        assert "Joe Biden" not in labels  # hidden
+        # only the visible cards exist, and their pictures came from the stored thumbnails
+        assert len(grid.children) == 18
+        assert all(app.backend.has_thumbnail(i.cover_face_id) for i in grid.items if i.cover_face_id)
+
+
+@run_async
+async def test_type_to_filter_and_clear(app: PhotoclustApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "mad")
+        assert [i.label for i in people_grid(app).items] == ["Madonna"]  # type: ignore[union-attr]
+        assert app.screen.query_one("#filter", Input).value == "mad"
+        await press(pilot, "escape")
+        assert len(people_grid(app).items) == 8
+
+
+@run_async
+async def test_hidden_people_toggle_and_unhide(app: PhotoclustApp, check: Library) -> None:
+    biden = person_named(check, "Joe Biden")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "f7")  # show hidden people
+        await type_text(pilot, "joe")
+        grid = people_grid(app)
+        assert [i.label for i in grid.items] == ["Joe Biden"]  # type: ignore[union-attr]
+        await press(pilot, "down", "f8")  # back to the grid, unhide
+        assert not check.person(biden).hidden
+        await press(pilot, "f8")  # and hide again
+        assert check.person(biden).hidden
+
+
+@run_async
+async def test_name_from_people_screen(app: PhotoclustApp, check: Library, faces: dict[str, list[int]]) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "unnamed")
+        await press(pilot, "down", "f2")
+        await type_text(pilot, "Someone")
+        await press(pilot, "enter")
+        named = [p for p in check.list_people() if p.name == "Someone"]
+        assert len(named) == 1 and named[0].faces == 7
+
+
+# -- Person screen ---------------------------------------------------------------------------------
+
+
+@run_async
+async def test_open_person_and_rename(app: PhotoclustApp, check: Library) -> None:
+    madonna = person_named(check, "Madonna")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_person(pilot, "Madonna")
+        assert screen.person_id == madonna
+        assert len(face_grid(app).items) == 7
+        await press(pilot, "n")
+        assert app.screen.query_one(Input).value == "Madonna"
+        await press(pilot, "ctrl+a")  # home, then replace the whole line
+        await press(pilot, "ctrl+k")
+        await type_text(pilot, "Madonna Ciccone")
+        await press(pilot, "enter")
+        assert check.person(madonna).name == "Madonna Ciccone"
+        assert app.screen.title == "Madonna Ciccone"
+
+
+@run_async
+async def test_merge_via_picker(app: PhotoclustApp, check: Library, faces: dict[str, list[int]]) -> None:
+    kit = person_of(check.store, faces["kit_harington"][0])
+    mindy = person_of(check.store, faces["mindy_kaling"][0])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "4 faces")  # Kit's 4 faces, still unnamed
+        await press(pilot, "enter")
+        assert isinstance(app.screen, PersonScreen) and app.screen.person_id == kit
+        await press(pilot, "n")
+        await type_text(pilot, "Kit")
+        await press(pilot, "enter")
+        # now merge Mindy (unnamed, 7 faces) into Kit through the picker's fuzzy search
+        await press(pilot, "escape", "escape")  # back to People, clear the filter
+        await type_text(pilot, "7 faces")
+        grid = people_grid(app)
+        while grid.current.id != mindy:  # type: ignore[union-attr]
+            await press(pilot, "right")
+        await press(pilot, "f4")
+        await type_text(pilot, "kt")  # fuzzy: K…t
+        options = app.screen.query_one(OptionList)
+        assert options.get_option_at_index(0).id == str(kit)
+        await press(pilot, "enter")
+    assert check.person(kit).faces == 11
+    assert mindy not in {p.id for p in check.list_people(include_hidden=True)}
+
+
+@run_async
+async def test_split_move_remove_confirm(app: PhotoclustApp, check: Library, faces: dict[str, list[int]]) -> None:
+    elton = person_named(check, "Elton John")
+    madonna = person_named(check, "Madonna")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_person(pilot, "Elton")
+        grid = face_grid(app)
+        first, second, third = (f.id for f in grid.items[:3])
+        # split: select two faces (space, shift+right) and make them a new person
+        await press(pilot, "space", "right", "shift+right")
+        assert grid.selected == {first, second, third}
+        await press(pilot, "space")  # deselect the third again
+        assert grid.selected == {first, second}
+        await press(pilot, "s")
+        await type_text(pilot, "Young Elton")
+        await press(pilot, "enter")
+        young = person_named(check, "Young Elton")
+        assert {f.id for f in check.faces(young)} == {first, second}
+        assert check.person(elton).faces == 5
+        assert not grid.selected
+        # move the face under the cursor to Madonna with the picker
+        moved = grid.current.id  # type: ignore[union-attr]
+        await press(pilot, "v")
+        await type_text(pilot, "madonna")
+        await press(pilot, "enter")
+        assert check.face(moved).person_id == madonna
+        # remove ("not this person"): the face becomes unknown and is rejected for Elton
+        removed = grid.current.id  # type: ignore[union-attr]
+        await press(pilot, "r")
+        assert check.face(removed).person_id is None
+        assert elton in check.people.rejections()[removed]
+        # confirm every remaining face
+        await press(pilot, "a", "c")
+        assert all(f.confirmed for f in check.faces(elton))
+        assert check.person(elton).faces == 3
+
+
+@run_async
+async def test_cover_not_a_face_and_open_file(
+    app: PhotoclustApp, check: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("photoclust.tui.app.open_in_viewer", lambda path: opened.append(path))
+    obama = person_named(check, "Barack Obama")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_person(pilot, "Obama")
+        grid = face_grid(app)
+        await press(pilot, "right", "p")
+        cover = grid.items[1].id
+        assert check.person(obama).cover_face_id == cover
+        await press(pilot, "o")
+        assert opened == [check.face(cover).path]
+        await press(pilot, "x")
+        assert check.store.db.execute("SELECT not_face FROM faces WHERE id = ?", [cover]).fetchone()[0] == 1
+        assert cover not in {f.id for f in check.faces(obama)}
+        assert len(grid.items) == 5
+
+
+@run_async
+async def test_undo_and_redo(app: PhotoclustApp, check: Library) -> None:
+    madonna = person_named(check, "Madonna")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_person(pilot, "Madonna")
+        await press(pilot, "a", "r")  # remove all of Madonna's faces
+        assert check.person(madonna).faces == 0
+        assert not face_grid(app).items
+        await press(pilot, "ctrl+z")
+        assert check.person(madonna).faces == 7
+        assert len(face_grid(app).items) == 7  # the view followed the undo
+        await press(pilot, "ctrl+y")
+        assert check.person(madonna).faces == 0
+        await press(pilot, "ctrl+z", "ctrl+z")  # nothing more to undo: a warning, no crash
+        assert check.person(madonna).faces == 7
+        await press(pilot, "ctrl+l")
+        history = app.screen.query_one("#history", OptionList)
+        assert "undone" in str(history.get_option_at_index(0).prompt)
+
+
+# -- Unknown, Photo, Search ------------------------------------------------------------------------
+
+
+@run_async
+async def test_unknown_faces_new_person_and_move(
+    app: PhotoclustApp, check: Library, faces: dict[str, list[int]]
+) -> None:
+    unknown = faces["unknown"]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")  # the first card is the unknown faces
+        assert isinstance(app.screen, UnknownScreen)
+        grid = face_grid(app)
+        assert {f.id for f in grid.items} == set(unknown)
+        await press(pilot, "space", "s")
+        await type_text(pilot, "Stranger")
+        await press(pilot, "enter")
+        stranger = person_named(check, "Stranger")
+        assert check.person(stranger).faces == 1
+        assert len(grid.items) == len(unknown) - 1
+        await press(pilot, "space", "v")
+        await type_text(pilot, "stranger")
+        await press(pilot, "enter")
+        assert check.person(stranger).faces == 2
+
+
+@run_async
+async def test_photo_screen_shows_faces_and_names(app: PhotoclustApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await open_person(pilot, "Obama")
+        await press(pilot, "enter")
+        screen = app.screen
+        assert isinstance(screen, PhotoScreen) and screen.view is not None
+        names = [str(o.prompt) for o in screen.query_one("#photo-faces", OptionList).options]
+        assert names[0].startswith("1. Barack Obama")
+        assert screen.query_one("#photo").image is not None  # type: ignore[attr-defined]
+        await press(pilot, "enter")  # the face's person
+        assert isinstance(app.screen, PersonScreen)
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ([], ["group/face_recognition_obama_and_biden.jpg"]),
+        (["f6"], ["biden/01.jpg", "biden/02.jpg", "group/face_recognition_obama_and_biden.jpg", "obama/01.jpg"]),
+        (["f7"], []),
+    ],
+    ids=["all", "any", "only"],
+)
+@run_async
+async def test_search(app: PhotoclustApp, keys: list[str], expected: list[str]) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+f")
+        assert isinstance(app.screen, SearchScreen)
+        await type_text(pilot, "barack obama, joe biden")
+        await press(pilot, "enter", *keys)
+        results = [str(o.prompt) for o in app.screen.query_one("#results", OptionList).options]
+        assert results[: len(expected)] == expected
+        if keys == ["f6"]:
+            assert len(results) == 2 + 1 + 5
+        if results:
+            await press(pilot, "down", "enter")
+            assert isinstance(app.screen, PhotoScreen)
+
+
+@run_async
+async def test_search_only_these_people(app: PhotoclustApp, check: Library, faces: dict[str, list[int]]) -> None:
+    # the child in the Obama/Biden photo is nobody yet: "only" excludes that photo until it is
+    # named one of the searched people; a photo of Obama alone is "only Obama"
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "ctrl+f")
+        await type_text(pilot, "barack obama")
+        await press(pilot, "f7", "enter")
+        results = [str(o.prompt) for o in app.screen.query_one("#results", OptionList).options]
+        assert results == ["obama/01.jpg", "obama/02.jpg", "obama/03.jpg", "obama/04.jpg", "obama/05.jpg"]
+
+
+@run_async
+async def test_errors_are_notified(app: PhotoclustApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "ctrl+f")
+        await type_text(pilot, "nobody at all")
+        await press(pilot, "enter")
+        assert any("no person named" in n.message and n.severity == "error" for n in app._notifications)
+
+
+@run_async
+async def test_help_and_keys_everywhere(app: PhotoclustApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "question_mark")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await press(pilot, "escape", "ctrl+u")
+        assert isinstance(app.screen, UnknownScreen)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, PeopleScreen)
+
+
+@run_async
+async def test_mouse_opens_person_and_selects_faces(app: PhotoclustApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        grid = people_grid(app)
+        await pilot.click(grid._tiles[1])
+        await settle(pilot)
+        assert isinstance(app.screen, PersonScreen)
+        fgrid = face_grid(app)
+        await pilot.click(fgrid._tiles[0])
+        await pilot.click(fgrid._tiles[2], shift=True)
+        await settle(pilot)
+        assert fgrid.selected == {f.id for f in fgrid.items[:3]}
+
+
+# -- Scan ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@run_async
+async def test_scan_from_the_app(tmp_path: Path) -> None:
+    """The real pipeline (models) on four photos, started from the app's Scan screen."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for rel in ("obama/01.jpg", "obama/02.jpg", "biden/01.jpg", "madonna/01.jpg"):
+        (folder / rel.replace("/", "_")).write_bytes((PHOTOS / rel).read_bytes())
+    app = make_app(tmp_path / "scan.db", renderer="halfcell", scan_settings=ScanSettings(workers=1))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, "ctrl+s")
+            await type_text(pilot, str(folder))
+            await pilot.press("enter")
+            for _ in range(600):
+                await pilot.pause(0.2)
+                if not app.scanning:
+                    break
+            await settle(pilot)
+            assert app.last_scan is not None and app.last_scan.new == 4 and app.last_scan.faces >= 4
+            await press(pilot, "escape")
+            assert isinstance(app.screen, PeopleScreen)
+            grid = people_grid(app)
+            assert grid.items  # the unknown faces (and the people, once clustering runs after the scan)
+    finally:
+        app.backend.close()
+    with Library(tmp_path / "scan.db") as lib:
+        assert lib.status().photos == 4
+
+
+@run_async
+async def test_scan_progress_and_cancel_without_models(app: PhotoclustApp, tmp_path: Path) -> None:
+    """The Scan screen drives Library.scan in a worker; an empty folder needs no model."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "ctrl+s")
+        await type_text(pilot, str(empty))
+        await press(pilot, "enter")
+        assert app.last_scan is not None and app.last_scan.seen == 0
+        await press(pilot, "ctrl+x")  # nothing to cancel: a warning
+        await press(pilot, "escape")
+        assert isinstance(app.screen, PeopleScreen)
+
+
+def test_backend_thumbnail_cache_is_bounded(library_path: Path) -> None:
+    backend = Backend(Library(library_path), thumbnails=4)
+    backend.load_thumbnails(range(1, 10))
+    assert sum(backend.has_thumbnail(i) for i in range(1, 10)) == 4
+    img = backend.cached_thumbnail(9)
+    assert img is not None and img.size == (128, 128)
+    backend.close()
+
+
+def test_cli_entry_points_exist() -> None:
+    from photoclust.tui import app as tui_app
+
+    assert callable(tui_app.run) and callable(tui_app.make_app)
+    assert os.path.exists(Path(tui_app.__file__).with_name("photoclust.tcss"))
