@@ -66,7 +66,7 @@ class Library:
         return recluster(self.people, full=full)
 
     def list_people(self, include_hidden: bool = False) -> list[Person]:
-        return self.people.list(include_hidden=include_hidden)
+        return self.people.all(include_hidden=include_hidden)
 
     def person(self, person_id: int) -> Person:
         return self.people.get(person_id)

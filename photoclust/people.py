@@ -62,9 +62,9 @@ class ChangeSet:
         data = json.loads(zlib.decompress(blob))
         cs = cls()
         for k, b, a in data["faces"]:
-            cs.faces[int(k)] = (tuple(b), tuple(a))  # type: ignore[assignment]
+            cs.faces[int(k)] = ((b[0], int(b[1]), int(b[2])), (a[0], int(a[1]), int(a[2])))
         for k, b, a in data["people"]:
-            cs.people[int(k)] = (tuple(b) if b is not None else None, tuple(a) if a is not None else None)  # type: ignore[assignment]
+            cs.people[int(k)] = (_person_state(b), _person_state(a))
         for f, p, b, a in data["rejections"]:
             cs.rejections[(int(f), int(p))] = (bool(b), bool(a))
         return cs
@@ -75,6 +75,10 @@ class ChangeSet:
             people={k: (a, b) for k, (b, a) in self.people.items()},
             rejections={k: (a, b) for k, (b, a) in self.rejections.items()},
         )
+
+
+def _person_state(v: list[Any] | None) -> PersonState:
+    return None if v is None else (v[0], int(v[1]), v[2], float(v[3]))
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class People:
         self.db = store.db
 
     # -- reading ----------------------------------------------------------------------------------
-    def list(self, include_hidden: bool = False) -> list[Person]:
+    def all(self, include_hidden: bool = False) -> list[Person]:
         rows = self.db.execute(
             """
             SELECT p.id, p.name, p.hidden, p.cover_face_id,
@@ -116,7 +120,7 @@ class People:
         return out
 
     def get(self, person_id: int) -> Person:
-        for p in self.list(include_hidden=True):
+        for p in self.all(include_hidden=True):
             if p.id == person_id:
                 return p
         row = self.db.execute("SELECT name, hidden, cover_face_id FROM people WHERE id = ?", [person_id]).fetchone()
@@ -125,7 +129,7 @@ class People:
         return Person(person_id, row[0], 0, 0, row[2], bool(row[1]))
 
     def find_by_name(self, name: str) -> list[Person]:
-        return [p for p in self.list(include_hidden=True) if p.name and p.name.casefold() == name.casefold()]
+        return [p for p in self.all(include_hidden=True) if p.name and p.name.casefold() == name.casefold()]
 
     def faces(self, person_id: int | None, limit: int | None = None) -> list[Face]:
         """Faces of a person (``None``: the unknown faces), best first."""
@@ -227,19 +231,19 @@ class People:
                 " cover_face_id = excluded.cover_face_id, created_at = excluded.created_at",
                 [pid, name, hidden, cover, created],
             )
-        for fid, states in cs.faces.items():
-            pid, conf, nf = states[pick]
+        for fid, fstates in cs.faces.items():
+            face_pid, conf, nf = fstates[pick]
             self.db.execute(
-                "UPDATE faces SET person_id = ?, confirmed = ?, not_face = ? WHERE id = ?", [pid, conf, nf, fid]
+                "UPDATE faces SET person_id = ?, confirmed = ?, not_face = ? WHERE id = ?", [face_pid, conf, nf, fid]
             )
-        for (fid, pid), states in cs.rejections.items():
-            if states[pick]:
-                self.db.execute("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)", [fid, pid])
+        for (fid, rpid), rstates in cs.rejections.items():
+            if rstates[pick]:
+                self.db.execute("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)", [fid, rpid])
             else:
-                self.db.execute("DELETE FROM rejections WHERE face_id = ? AND person_id = ?", [fid, pid])
+                self.db.execute("DELETE FROM rejections WHERE face_id = ? AND person_id = ?", [fid, rpid])
         # ... and people removed last, once no face points at them.
-        for pid, states in cs.people.items():
-            if states[pick] is None:
+        for pid, pstates in cs.people.items():
+            if pstates[pick] is None:
                 self.db.execute("DELETE FROM people WHERE id = ?", [pid])
 
     def undo(self) -> HistoryEntry:
@@ -522,7 +526,7 @@ class People:
                 final_photos[int(pid)].add(int(ph))
         updates: dict[int, FaceState] = {}
         for fid in sorted(want, key=lambda f: (want[f] is None, f)):
-            pid, conf, nf = states[fid]
+            current, conf, nf = states[fid]
             target = want[fid]
             if conf or nf:
                 continue  # the user's decision stands
@@ -530,7 +534,7 @@ class People:
                 target = None
             if target is not None:
                 final_photos[target].add(photo[fid])
-            if target != pid:
+            if target != current:
                 updates[fid] = (target, 0, 0)
         self._set_faces(cs, updates)
         for pid in {s[0] for s in states.values() if s[0] is not None}:
@@ -676,7 +680,7 @@ def recluster(
         if int(ids[r]) not in in_new and (target[r] != person[r])
     }
     changed = people.apply_assignment(assignment, new_groups, "cluster-full" if full else "cluster")
-    listed = people.list(include_hidden=True)
+    listed = people.all(include_hidden=True)
     assigned = int(
         people.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NOT NULL").fetchone()[0]
     )

@@ -187,10 +187,10 @@ def _results(
         try:
             while True:
                 while len(pending) < window:
-                    entry = next(it, None)
-                    if entry is None:
+                    nxt = next(it, None)
+                    if nxt is None:
                         break
-                    pending.add(pool.submit(_work, entry))
+                    pending.add(pool.submit(_work, nxt))
                 if not pending:
                     break
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)

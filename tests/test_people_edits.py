@@ -82,7 +82,7 @@ def test_create_name_merge_split_and_undo_everything(lib: tuple[Store, People, l
     assert people.faces(None)[0].id in {f[3][0], f[4][0], f[4][1], f[5][0]}
     people.set_hidden(c)
     states.append(snapshot(store))
-    assert c not in [p.id for p in people.list()] and c in [p.id for p in people.list(include_hidden=True)]
+    assert c not in [p.id for p in people.all()] and c in [p.id for p in people.all(include_hidden=True)]
     people.not_a_face([f[1][0]])
     states.append(snapshot(store))
     people.set_cover(a, f[0][0])
@@ -139,7 +139,7 @@ def test_named_person_survives_losing_all_faces(lib: tuple[Store, People, list[l
     a = people.create_person("Dora", face_ids=[f[0][0]])
     people.remove([f[0][0]])
     assert people.get(a).name == "Dora"
-    assert "Dora" in [p.name for p in people.list()]
+    assert "Dora" in [p.name for p in people.all()]
     u = people.create_person(face_ids=[f[1][0]])
     people.remove([f[1][0]])
     with pytest.raises(NotFound):

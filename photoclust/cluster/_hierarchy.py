@@ -220,7 +220,8 @@ def select(
             value = c.stability[i]
         if par[i] >= 0:
             child_sum[par[i]] += value
-    if allow_single_cluster and method == "leaf" and not c.has_children[0] and not invalid[0]:
+    if not c.has_children[0] and not invalid[0]:
+        # Nothing split off the root: the data is one group (plus noise that ``max_join`` removes).
         selected[0] = True
     if epsilon > 0.0:
         for i in np.flatnonzero(selected):

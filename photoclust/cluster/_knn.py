@@ -15,6 +15,7 @@ the point itself excluded. Rows of points with fewer than ``k`` others are padde
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
 
 _BLOCK_ELEMS = 1 << 24  # ~64 MB of float32 similarities per block
@@ -76,8 +77,11 @@ def spherical_kmeans(
         block = max(1, _BLOCK_ELEMS // n_cells)
         for s in range(0, S.shape[0], block):
             assign[s : s + block] = np.argmax(S[s : s + block] @ C.T, axis=1)
-        sums = np.zeros_like(C)
-        np.add.at(sums, assign, S)
+        onehot = csr_matrix(
+            (np.ones(assign.size, dtype=np.float32), (assign, np.arange(assign.size))),
+            shape=(n_cells, assign.size),
+        )
+        sums = np.asarray(onehot @ S, dtype=np.float32)
         counts = np.bincount(assign, minlength=n_cells)
         empty = counts == 0
         norms = np.linalg.norm(sums, axis=1)

@@ -39,7 +39,10 @@ class ClusterParams:
         Cosine distance below which clusters of the hierarchy are not split (HDBSCAN's
         ``cluster_selection_epsilon``, converted to Euclidean internally). 0 disables it.
     ``allow_single_cluster``
-        Let the whole input be one person (off: a library is many people).
+        Let excess of mass choose the root of the hierarchy, i.e. everything as one person (off: its
+        stability is inflated and it would swallow a library). When nothing at all splits off the root
+        (a small input that is one person plus strays) the root is a candidate anyway, and
+        ``join_threshold`` keeps the strays out.
 
     ``join_threshold``
         HDBSCAN labels every face that trails off a cluster with that cluster, however far it was when

@@ -238,9 +238,9 @@ def decode(raw: RawPhoto, max_long_side: int | None = None, max_pixels: int = MA
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
         scale = w0 / img.size[0]
-        img = ImageOps.exif_transpose(img) if orientation != 1 else img
-        if img.mode != "RGB":
-            img = _to_rgb(img)
+        out: Image.Image = ImageOps.exif_transpose(img) if orientation != 1 else img
+        if out.mode != "RGB":
+            out = _to_rgb(out)
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
@@ -254,7 +254,7 @@ def decode(raw: RawPhoto, max_long_side: int | None = None, max_pixels: int = MA
         raise ImageError("image too large to decode in memory") from exc
     full_w, full_h = (h0, w0) if orientation in (5, 6, 7, 8) else (w0, h0)
     info = PhotoInfo(sha256=raw.sha256, width=full_w, height=full_h, taken_at=taken_at, format=fmt)
-    return Decoded(image=img, scale=scale, info=info)
+    return Decoded(image=out, scale=scale, info=info)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
