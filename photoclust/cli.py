@@ -188,6 +188,17 @@ def errors(db: str | None) -> None:
         click.echo("No unreadable files.", err=True)
 
 
+def _short_path(path: str) -> str:
+    """A path relative to the current folder when it is inside it (for tables)."""
+    import os
+
+    if path and os.path.isabs(path):
+        rel = os.path.relpath(path)
+        if not rel.startswith(".."):
+            return rel
+    return path
+
+
 def _person_id(lib: Any, ref: str) -> int:
     """A person given by id or by (case-insensitive) name."""
     if ref.isdigit():
@@ -224,6 +235,8 @@ def people(db: str | None, as_json: bool, hidden: bool) -> None:
         rows = []
         for p in lib.list_people(include_hidden=hidden):
             cover = lib.face(p.cover_face_id).path if p.cover_face_id else ""
+            if not as_json:
+                cover = _short_path(cover)
             rows.append(
                 {"id": p.id, "name": p.name, "faces": p.faces, "photos": p.photos, "cover": cover, "hidden": p.hidden}
             )

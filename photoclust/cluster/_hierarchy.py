@@ -106,6 +106,7 @@ class Condensed:
     birth: np.ndarray  # (m,) lambda at which the node appears
     stability: np.ndarray  # (m,)
     has_children: np.ndarray  # (m,) bool
+    size: np.ndarray  # (m,) faces in the node's subtree
     point_node: np.ndarray  # (n,) cluster node each point falls out of
     point_lambda: np.ndarray  # (n,) lambda (1 / distance) at which it falls out
     mst: np.ndarray  # sorted MST edges (n-1, 3), for splitting leaves
@@ -133,35 +134,43 @@ def condense(mst: np.ndarray, n: int, min_cluster_size: int) -> Condensed:
         stability[int(node) - n] = s
     has_children = np.zeros(m, dtype=bool)
     has_children[cr["parent"] - n] = True
+    size = np.full(m, n, dtype=np.float64)
+    size[cr["child"] - n] = cr["child_size"]
     point_node = np.full(n, n, dtype=np.int64)
     point_lambda = np.zeros(n)
     pr = ct[~is_cluster_row]
     point_node[pr["child"]] = pr["parent"]
     point_lambda[pr["child"]] = pr["lambda_val"]
-    return Condensed(n, parent, birth, stability, has_children, point_node, point_lambda, mst)
+    return Condensed(n, parent, birth, stability, has_children, size, point_node, point_lambda, mst)
 
 
-def _invalid_nodes(c: Condensed, conf: Conflicts) -> np.ndarray:
-    """Nodes that contain a conflicting pair or two must-link groups (and all their ancestors)."""
+def _conflicts_per_node(c: Condensed, conf: Conflicts) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster node: ``hard`` (holds two must-link groups) and ``evict`` (faces to drop so that it
+    holds no cannot-link pair). Both count everything in the node's subtree."""
     n, m = c.n, c.m
-    invalid = np.zeros(m, dtype=bool)
     par = np.where(c.parent >= 0, c.parent - n, -1)  # parent as node index, -1 for root
-    depth = np.zeros(m, dtype=np.int64)
-    for i in range(1, m):  # children have larger ids than their parents
-        depth[i] = depth[par[i]] + 1 if par[i] >= 0 else 0
+    evict = np.zeros(m, dtype=np.int64)
+    hard = np.zeros(m, dtype=bool)
     if conf.pairs.shape[0]:
-        u = c.point_node[conf.pairs[:, 0]] - n
-        v = c.point_node[conf.pairs[:, 1]] - n
-        while True:
+        depth = np.zeros(m, dtype=np.int64)
+        for i in range(1, m):  # children have larger ids than their parents
+            depth[i] = depth[par[i]] + 1
+        a, b = conf.pairs[:, 0], conf.pairs[:, 1]
+        u = c.point_node[a] - n
+        v = c.point_node[b] - n
+        while True:  # lowest common ancestor of the two faces' nodes
             diff = u != v
             if not diff.any():
                 break
             du, dv = depth[u], depth[v]
-            up_u = diff & (du >= dv)
-            up_v = diff & (dv >= du)
-            u = np.where(up_u, par[u], u)
-            v = np.where(up_v, par[v], v)
-        invalid[u] = True
+            u = np.where(diff & (du >= dv), par[u], u)
+            v = np.where(diff & (dv >= du), par[v], v)
+        # The face that would go: never a group member; else the one that trails off first.
+        ga, gb = conf.group[a], conf.group[b]
+        b_goes = (ga >= 0) | ((gb < 0) & (c.point_lambda[b] <= c.point_lambda[a]))
+        victim = np.where(b_goes, b, a)
+        key = np.unique(u * n + victim)
+        np.add.at(evict, key // n, 1)
     g = conf.group
     if (g >= 0).any():
         big = np.iinfo(np.int64).max
@@ -173,14 +182,12 @@ def _invalid_nodes(c: Condensed, conf: Conflicts) -> np.ndarray:
         np.maximum.at(gmax, nodes, g[rows])
         for i in range(m - 1, 0, -1):
             p = par[i]
-            if p >= 0:
-                gmin[p] = min(gmin[p], gmin[i])
-                gmax[p] = max(gmax[p], gmax[i])
-        invalid |= (gmax >= 0) & (gmin != gmax)
+            gmin[p] = min(gmin[p], gmin[i])
+            gmax[p] = max(gmax[p], gmax[i])
+        hard = (gmax >= 0) & (gmin != gmax)
     for i in range(m - 1, 0, -1):
-        if invalid[i] and par[i] >= 0:
-            invalid[par[i]] = True
-    return invalid
+        evict[par[i]] += evict[i]
+    return hard, evict
 
 
 def select(
@@ -192,35 +199,46 @@ def select(
     allow_single_cluster: bool,
     min_cluster_size: int,
     max_join: float = np.inf,
+    evict_fraction: float = 0.0,
 ) -> np.ndarray:
     """Flat labels (``-1`` noise, else an arbitrary non-negative cluster number) honouring ``conf``.
 
     ``max_join`` (Euclidean): a point that left its cluster's subtree at a mutual-reachability distance
     above it is noise, not a member (HDBSCAN would label it with the cluster it trails off from).
+
+    ``evict_fraction``: a node whose only conflicts are cannot-link pairs that dropping at most
+    ``max(1, evict_fraction * size)`` faces resolves may still be selected, valued at its stability
+    scaled by the share of faces kept (the faces are dropped later, by the caller's enforcement).
     """
     n, m = c.n, c.m
     labels = np.full(n, -1, dtype=np.int64)
     if m == 0:
         return labels
-    invalid = _invalid_nodes(c, conf) if not conf.empty else np.zeros(m, dtype=bool)
+    if conf.empty:
+        hard, evict = np.zeros(m, dtype=bool), np.zeros(m, dtype=np.int64)
+    else:
+        hard, evict = _conflicts_per_node(c, conf)
     par = np.where(c.parent >= 0, c.parent - n, -1)
+    size = c.size
+    allowed = ~hard & (evict <= np.maximum(1.0, evict_fraction * size))
+    allowed &= (evict == 0) | (evict_fraction > 0)
+    value_if_selected = np.where(allowed, c.stability * (1.0 - evict / size), -np.inf)
+    clean = ~hard & (evict == 0)
     selected = np.zeros(m, dtype=bool)
     child_sum = np.zeros(m)
     first = 0 if allow_single_cluster else 1  # node 0 is the root
     for i in range(m - 1, first - 1, -1):
-        if invalid[i]:
-            value = child_sum[i]
-        elif method == "leaf":
-            selected[i] = not c.has_children[i]
+        if method == "leaf":
+            selected[i] = bool(allowed[i]) and not c.has_children[i]
             value = 0.0
-        elif child_sum[i] > c.stability[i]:
-            value = child_sum[i]
-        else:
+        elif allowed[i] and value_if_selected[i] >= child_sum[i]:
             selected[i] = True
-            value = c.stability[i]
+            value = value_if_selected[i]
+        else:
+            value = child_sum[i]
         if par[i] >= 0:
             child_sum[par[i]] += value
-    if not c.has_children[0] and not invalid[0]:
+    if not c.has_children[0] and allowed[0]:
         # Nothing split off the root: the data is one group (plus noise that ``max_join`` removes).
         selected[0] = True
     if epsilon > 0.0:
@@ -228,7 +246,7 @@ def select(
             if c.birth[i] <= 0 or 1.0 / c.birth[i] >= epsilon:
                 continue
             j = int(i)
-            while par[j] >= 0 and not invalid[par[j]]:
+            while par[j] >= 0 and clean[par[j]]:
                 p = par[j]
                 if p == 0 and not allow_single_cluster:
                     break
@@ -247,8 +265,8 @@ def select(
     labels = owner[c.point_node - n]
     if np.isfinite(max_join):
         labels[c.point_lambda * max_join < 1.0] = -1  # 1 / lambda > max_join
-    # Invalid leaves (no valid descendant to fall back on) are split by constrained single linkage.
-    bad_leaves = np.flatnonzero(invalid & ~c.has_children & (owner < 0))
+    # Conflicted leaves with no selected ancestor are split by constrained single linkage.
+    bad_leaves = np.flatnonzero(~allowed & ~c.has_children & (owner < 0))
     if bad_leaves.size:
         next_label = m
         for leaf in bad_leaves:

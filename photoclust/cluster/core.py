@@ -213,6 +213,7 @@ def cluster_faces(
             allow_single_cluster=params.allow_single_cluster,
             min_cluster_size=params.min_cluster_size,
             max_join=float(np.sqrt(2.0 * params.join_threshold)) if params.join_threshold < 2 else np.inf,
+            evict_fraction=params.evict_fraction,
         )
     return finish_labels(A, labels, conf, n_groups, idx, sim, params)
 

@@ -49,6 +49,12 @@ class ClusterParams:
         it left. Here a face keeps the label only if it left the cluster at a (mutual-reachability)
         distance within this cosine distance; farther ones are noise. 2 disables the check.
 
+    ``evict_fraction``
+        A cluster that breaks cannot-link constraints through only a few faces (a face the user
+        removed from this person, a mirror selfie) keeps its shape and loses those faces, up to
+        ``max(1, evict_fraction * size)`` of them; a cluster with more conflicts (two people merged,
+        e.g. twins photographed together) is split instead. 0 always splits.
+
     Post-processing:
 
     ``merge_threshold``
@@ -85,6 +91,7 @@ class ClusterParams:
     cluster_selection_epsilon: float = 0.0
     allow_single_cluster: bool = False
     join_threshold: float = 0.6
+    evict_fraction: float = 0.1
     merge_threshold: float = 0.25
     reattach_threshold: float = 0.35
     reattach_margin: float = 0.1
@@ -114,6 +121,8 @@ class ClusterParams:
             v = getattr(self, name)
             if not 0.0 <= v <= 2.0:
                 raise ValueError(f"{name} is a cosine distance, 0..2 (got {v})")
+        if not 0.0 <= self.evict_fraction <= 1.0:
+            raise ValueError("evict_fraction must be in 0..1")
         if self.reattach_min_votes < 1:
             raise ValueError("reattach_min_votes must be at least 1")
         if self.knn_k < self.min_samples:

@@ -16,6 +16,9 @@ turned upright: the result is exactly ``extract_face`` on the photo turned by a 
 from __future__ import annotations
 
 import io
+import math
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -158,6 +161,160 @@ def extract_crop(full: Image.Image, box: Box, turns: int = 0) -> np.ndarray:
     region = frame.crop(full, crop_box(frame.box_to_frame(box), frame.size))
     out = region.resize((config.CROP_SIZE, config.CROP_SIZE), Image.Resampling.BILINEAR)
     return np.asarray(out, dtype=np.uint8).copy()
+
+
+# --- aligned crops (measured against the plain box crop by benchmarks/eval_align.py) ------------------------
+
+CropAlign = Literal["box", "roll", "similarity"]
+PadMode = Literal["edge", "reflect", "black"]
+
+# Five MTCNN landmarks (left eye, right eye, nose, mouth left, mouth right) of an average upright, frontal
+# face in the 160-px box crop (box plus margin 32): the target of the "similarity" alignment.
+FACE_TEMPLATE: Landmarks = (
+    (57.0, 69.0),
+    (103.0, 69.0),
+    (80.0, 95.0),
+    (61.0, 118.0),
+    (99.0, 118.0),
+)
+
+Affine = tuple[float, float, float, float, float, float]
+
+
+def roll_angle(landmarks: Landmarks) -> float:
+    """Angle of the line from the left to the right eye, in radians, in image coordinates (y down):
+    0 for level eyes, positive when the right eye (on the image's right) is lower. 0 without landmarks."""
+    if len(landmarks) < 2:
+        return 0.0
+    (lx, ly), (rx, ry) = landmarks[0], landmarks[1]
+    if lx == rx and ly == ry:
+        return 0.0
+    return math.atan2(ry - ly, rx - lx)
+
+
+def warp_crop(full: Image.Image, to_src: Affine, size: int = config.CROP_SIZE, pad: PadMode = "edge") -> np.ndarray:
+    """The (size, size, 3) uint8 crop whose point (u, v) (continuous pixel coordinates, 0..size) shows the
+    photo's point ``(a*u + b*v + c, d*u + e*v + f)`` for ``to_src = (a, b, c, d, e, f)``.
+
+    Sampled bilinearly at the photo's own resolution, then resized to ``size`` with Pillow's bilinear
+    filter (which averages when shrinking, as ``extract_crop`` does), so large faces do not alias. Parts of
+    the crop outside the photo repeat the photo's edge pixels (``pad="edge"``), mirror them
+    (``"reflect"``) or are black (``"black"``).
+    """
+    a, b, c, d, e, f = (float(v) for v in to_src)
+    w, h = full.size
+    # Source pixels per output pixel along the crop's two axes.
+    fx, fy = math.hypot(a, d), math.hypot(b, e)
+    # Faces much larger than the crop: shrink the source region first by a whole factor (box filter).
+    k = max(1, int(min(fx, fy) / 2))
+    corners_x = [c + a * u + b * v for u, v in ((0, 0), (size, 0), (0, size), (size, size))]
+    corners_y = [f + d * u + e * v for u, v in ((0, 0), (size, 0), (0, size), (size, size))]
+    x0, x1 = math.floor(min(corners_x)) - 2 * k, math.ceil(max(corners_x)) + 2 * k
+    y0, y1 = math.floor(min(corners_y)) - 2 * k, math.ceil(max(corners_y)) + 2 * k
+    # The part inside the photo (at least one pixel), then padded out to the whole (x0, y0, x1, y1).
+    ix0, iy0 = min(max(x0, 0), w - 1), min(max(y0, 0), h - 1)
+    ix1, iy1 = max(min(x1, w), ix0 + 1), max(min(y1, h), iy0 + 1)
+    region = full.crop((ix0, iy0, ix1, iy1))
+    pl, pt = max(0, ix0 - x0), max(0, iy0 - y0)
+    pr, pb = max(0, x1 - ix1), max(0, y1 - iy1)
+    if pl or pt or pr or pb:
+        arr = np.asarray(region)
+        widths = ((pt, pb), (pl, pr), (0, 0))
+        if pad == "black":
+            arr = np.pad(arr, widths)
+        else:
+            arr = np.pad(arr, widths, mode="edge" if pad == "edge" or min(arr.shape[:2]) < 2 else "reflect")
+        region = Image.fromarray(arr)
+    ox, oy = ix0 - pl, iy0 - pt  # photo coordinates of the region's top-left corner
+    if k > 1:
+        region = region.reduce(k)
+    s = 1.0 / k
+    # Intermediate crop at about the source's resolution: (iw, ih) pixels for the size x size square.
+    iw, ih = max(size, round(size * fx * s)), max(size, round(size * fy * s))
+    sx, sy = size / iw, size / ih
+    coeffs = (a * sx * s, b * sy * s, (c - ox) * s, d * sx * s, e * sy * s, (f - oy) * s)
+    out = region.transform((iw, ih), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
+    if (iw, ih) != (size, size):
+        out = out.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(out, dtype=np.uint8).copy()
+
+
+def _affine_through(fn: Callable[[float, float], tuple[float, float]]) -> Affine:
+    """The coefficients of an affine map given as a function."""
+    x0, y0 = fn(0.0, 0.0)
+    xu, yu = fn(1.0, 0.0)
+    xv, yv = fn(0.0, 1.0)
+    return (xu - x0, xv - x0, x0, yu - y0, yv - y0, y0)
+
+
+def roll_transform(
+    box: Box,
+    landmarks: Landmarks,
+    image_size: tuple[int, int],
+    size: int = config.CROP_SIZE,
+    margin: int = config.CROP_MARGIN,
+    level: bool = True,
+) -> Affine:
+    """The ``warp_crop`` map of the roll-corrected box crop: the box plus margin (as ``crop_box``, but
+    not clamped to the photo nor rounded), turned upright by quarter turns (``upright_turns``) and then
+    (``level``) rotated about its centre by the remaining tilt of the eye line, so the eyes are level."""
+    turns = upright_turns(landmarks)
+    frame = Frame(image_size, turns)
+    x1, y1, x2, y2 = frame.box_to_frame(box)
+    angle = roll_angle(frame.landmarks_to_frame(landmarks)) if level else 0.0
+    cos, sin = math.cos(angle), math.sin(angle)
+    bw = (x2 - x1) * size / (size - margin)
+    bh = (y2 - y1) * size / (size - margin)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+
+    def to_src(u: float, v: float) -> tuple[float, float]:
+        du, dv = (u / size - 0.5) * bw, (v / size - 0.5) * bh
+        return frame.from_frame(cx + cos * du - sin * dv, cy + sin * du + cos * dv)
+
+    return _affine_through(to_src)
+
+
+def similarity_transform(src: Landmarks, dst: Landmarks) -> Affine:
+    """Least-squares similarity (rotation, uniform scale, translation) taking the points ``src`` to ``dst``,
+    as ``(a, b, c, d, e, f)`` with ``dst ~ (a*x + b*y + c, d*x + e*y + f)`` and ``b == -d``, ``e == a``."""
+    s = np.asarray(src, dtype=np.float64)
+    t = np.asarray(dst, dtype=np.float64)
+    if s.shape != t.shape or s.ndim != 2 or s.shape[1] != 2 or len(s) < 2:
+        raise ValueError("need two matching sequences of at least two (x, y) points")
+    n = len(s)
+    m = np.zeros((2 * n, 4))
+    m[0::2] = np.column_stack([s[:, 0], -s[:, 1], np.ones(n), np.zeros(n)])
+    m[1::2] = np.column_stack([s[:, 1], s[:, 0], np.zeros(n), np.ones(n)])
+    (p, q, tx, ty), *_ = np.linalg.lstsq(m, t.reshape(-1), rcond=None)
+    return (float(p), float(-q), float(tx), float(q), float(p), float(ty))
+
+
+def apply_affine(m: Affine, points: Landmarks) -> Landmarks:
+    a, b, c, d, e, f = m
+    return tuple((a * x + b * y + c, d * x + e * y + f) for x, y in points)
+
+
+def invert_affine(m: Affine) -> Affine:
+    a, b, c, d, e, f = m
+    det = a * e - b * d
+    if det == 0:
+        raise ValueError("singular affine map")
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    return (ia, ib, -(ia * c + ib * f), id_, ie, -(id_ * c + ie * f))
+
+
+def crop_transform(
+    box: Box, landmarks: Landmarks, image_size: tuple[int, int], align: CropAlign, size: int = config.CROP_SIZE
+) -> Affine:
+    """The ``warp_crop`` map of a face's crop for ``align`` ("box": the unrotated box crop with margin,
+    turned upright by quarter turns; "roll": that crop with the eyes levelled; "similarity": the five
+    landmarks fitted to ``FACE_TEMPLATE``). Faces without five landmarks get the "box" map."""
+    if align == "similarity" and len(landmarks) >= 5:
+        template = tuple((x * size / config.CROP_SIZE, y * size / config.CROP_SIZE) for x, y in FACE_TEMPLATE)
+        return similarity_transform(template, landmarks[:5])
+    if align in ("box", "roll", "similarity"):
+        return roll_transform(box, landmarks, image_size, size, level=align == "roll")
+    raise ValueError(f"unknown alignment {align!r}")
 
 
 def laplacian_variance(crop: np.ndarray) -> float:
