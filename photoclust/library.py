@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from photoclust.config import ScanSettings, default_db_path
 from photoclust.errors import NotFound
-from photoclust.people import ClusterReport, HistoryEntry, People, recluster
+from photoclust.people import ClusterReport, HistoryEntry, People, recluster, unknown_groups
 from photoclust.progress import Progress
 from photoclust.store import LibraryStatus, Store
 from photoclust.types import Face, Person, ScanReport
+
+if TYPE_CHECKING:
+    from photoclust.interop import XmpExportReport, XmpImportReport
+    from photoclust.recognize import EnrolResult, Identification, Recognizer, Verification
 
 
 class Library:
@@ -65,6 +70,10 @@ class Library:
         """Group faces into people (incremental; ``full`` re-clusters all), honouring every decision."""
         return recluster(self.people, full=full)
 
+    def unknown_groups(self, limit: int | None = None) -> list[tuple[list[Face], Person | None]]:
+        """Unknown faces grouped by similarity, largest first, each with a suggested person or None."""
+        return unknown_groups(self.people, limit)
+
     def list_people(self, include_hidden: bool = False) -> list[Person]:
         return self.people.all(include_hidden=include_hidden)
 
@@ -112,7 +121,7 @@ class Library:
         self.people.move(face_ids, person_id)
 
     def remove(self, face_ids: Sequence[int]) -> None:
-        """"Not this person": the faces become unknown and never return to that person."""
+        """ "Not this person": the faces become unknown and never return to that person."""
         self.people.remove(face_ids)
 
     def confirm(self, face_ids: Sequence[int]) -> None:
@@ -160,3 +169,80 @@ class Library:
             }
             for path, x1, y1, x2, y2, pid, name, conf in rows
         ]
+
+    # -- search, XMP, verify / identify / enrol -------------------------------------------------
+    def resolve_person(self, name_or_id: str) -> int:
+        """A person given by id (digits) or name (case-insensitive).
+
+        Raises NotFound with the closest existing names. When several people share the name, the one
+        with the most faces is returned (``search`` uses all of them).
+        """
+        from photoclust import search
+
+        ids = search.resolve(self.store.db, name_or_id)
+        if len(ids) == 1:
+            return ids[0]
+        counts = dict(
+            self.store.db.execute(
+                f"SELECT person_id, count(*) FROM live_faces WHERE person_id IN ({','.join('?' * len(ids))})"
+                " GROUP BY person_id",
+                ids,
+            ).fetchall()
+        )
+        return max(ids, key=lambda i: (counts.get(i, 0), -i))
+
+    def search(self, names: list[str], mode: Literal["all", "any", "only"] = "all") -> list[tuple[int, str]]:
+        """(photo id, path of a present file) of the photos with all / any / only these people, oldest first.
+
+        A name stands for every person of that name; unknown names raise NotFound with suggestions. See
+        :mod:`photoclust.search` for how ``only`` treats unknown faces.
+        """
+        from photoclust import search
+
+        groups = [search.resolve(self.store.db, n) for n in names]
+        return search.photos(self.store.db, groups, mode)
+
+    def person_photos(self, person_id: int) -> list[tuple[int, str]]:
+        """(photo id, path) of every photo of one person, oldest first."""
+        from photoclust import search
+
+        self.people.get(person_id)
+        return search.photos(self.store.db, [[person_id]], "any")
+
+    def export_xmp(
+        self, style: Literal["digikam", "lightroom"] = "digikam", confirmed_only: bool = False
+    ) -> XmpExportReport:
+        """Write the named faces as MWG face regions into XMP sidecars (merged into existing ones)."""
+        from photoclust.interop import export_xmp
+
+        return export_xmp(self.store, style, confirmed_only=confirmed_only)
+
+    def import_xmp(self, paths: Sequence[str | os.PathLike[str]]) -> XmpImportReport:
+        """Names from the face regions of XMP sidecars / embedded XMP, as one undoable operation."""
+        from photoclust.interop import import_xmp
+
+        return import_xmp(self.store, self.people, paths)
+
+    def _recognizer(self) -> Recognizer:
+        rec = self.__dict__.get("_recognizer_instance")
+        if rec is None:
+            from photoclust.recognize import Recognizer
+
+            rec = Recognizer(self.store)
+            self.__dict__["_recognizer_instance"] = rec
+        return rec
+
+    def verify(self, photo_a: str | os.PathLike[str], photo_b: str | os.PathLike[str]) -> Verification:
+        """Whether the largest faces of two photos are the same person (distance and threshold included)."""
+        return self._recognizer().verify(photo_a, photo_b)
+
+    def identify(self, photo: str | os.PathLike[str], top: int = 5) -> Identification:
+        """The named people closest to the photo's largest face; ``.best`` is None for "unknown"."""
+        return self._recognizer().identify(photo, top=top)
+
+    def enrol(self, name: str, photos: Sequence[str | os.PathLike[str]], assign: bool = False) -> EnrolResult:
+        """Create or extend the person ``name`` from the largest face of each photo; list (and with
+        ``assign`` give the person, unconfirmed) the library faces that match."""
+        from photoclust.recognize import enrol
+
+        return enrol(self.store, self.people, name, photos, assign=assign, recognizer=self._recognizer())

