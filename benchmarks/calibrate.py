@@ -137,7 +137,10 @@ def embed_missing(items: list[Item], cache: dict[str, np.ndarray], cache_path: P
         result = analyser(FileEntry(it.path, st.st_size, st.st_mtime_ns))
         emb = np.zeros(0, np.float32)
         if isinstance(result, Analysed) and result.photo.faces and result.embeddings is not None:
-            areas = [(f.detection.box[2] - f.detection.box[0]) * (f.detection.box[3] - f.detection.box[1]) for f in result.photo.faces]
+            areas = [
+                (f.detection.box[2] - f.detection.box[0]) * (f.detection.box[3] - f.detection.box[1])
+                for f in result.photo.faces
+            ]
             emb = result.embeddings[int(np.argmax(areas))].astype(np.float32)
         elif not isinstance(result, Analysed):
             print(f"  unreadable {it.path}: {getattr(result, 'reason', result)}", file=sys.stderr)

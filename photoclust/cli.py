@@ -335,13 +335,39 @@ def history(db: str | None, limit: int) -> None:
 @_db_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="File (default: stdout).")
+@click.option(
+    "--xmp",
+    "xmp_sidecars",
+    is_flag=True,
+    help="Instead: write the named faces as face regions (MWG) into XMP sidecars next to the photos.",
+)
+@click.option(
+    "--sidecar-style",
+    type=click.Choice(["digikam", "lightroom"]),
+    default=None,
+    help="With --xmp: photo.jpg.xmp (digikam, the default) or photo.xmp (lightroom).",
+)
+@click.option("--confirmed-only", is_flag=True, help="With --xmp: only faces you confirmed, not clustering's guesses.")
 @_errors_to_click
-def export(db: str | None, fmt: str, out: str | None) -> None:
-    """Export every face: path, box, person id and name, confirmed."""
+def export(
+    db: str | None, fmt: str, out: str | None, xmp_sidecars: bool, sidecar_style: str | None, confirmed_only: bool
+) -> None:
+    """Export every face: path, box, person id and name, confirmed.
+
+    With --xmp, write each photo's named faces into its XMP sidecar instead, where digiKam, Lightroom
+    and exiftool read them; photos are never modified and existing sidecars keep their other metadata.
+    """
     import csv
     import io
     import json
 
+    if xmp_sidecars:
+        if out:
+            raise click.UsageError("--out does not go with --xmp: the sidecars are written next to the photos")
+        _export_xmp(db, sidecar_style or "digikam", confirmed_only, as_json=fmt == "json")
+        return
+    if sidecar_style or confirmed_only:
+        raise click.UsageError("--sidecar-style and --confirmed-only go with --xmp")
     with _library(db) as lib:
         rows = lib.export_rows()
     buf = io.StringIO()
@@ -361,6 +387,293 @@ def export(db: str | None, fmt: str, out: str | None) -> None:
         click.echo(f"Wrote {len(rows)} faces to {out}.", err=True)
     else:
         click.echo(buf.getvalue(), nl=False)
+
+
+# -- search, XMP, verify / identify / enrol ---------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _echo_json(data: Any) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _export_xmp(db: str | None, style: str, confirmed_only: bool, as_json: bool) -> None:
+    with _library(db) as lib:
+        r = lib.export_xmp(style, confirmed_only=confirmed_only)
+    if as_json:
+        _echo_json(
+            {
+                "photos": r.photos,
+                "regions": r.regions,
+                "written": r.written,
+                "unchanged": r.unchanged,
+                "sidecars": r.sidecars,
+                "skipped": [{"path": p, "reason": why} for p, why in r.skipped],
+            }
+        )
+        return
+    for path, why in r.skipped:
+        click.echo(f"skipped {path}: {why}", err=True)
+    click.echo(
+        f"XMP sidecars: {r.written} written, {r.unchanged} already up to date, {len(r.skipped)} skipped "
+        f"({r.regions} named face regions in {r.photos} photos)."
+    )
+
+
+@cli.command("search")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--all", "mode", flag_value="all", default=True, help="Photos with all of these people (default).")
+@click.option("--any", "mode", flag_value="any", help="Photos with at least one of them.")
+@click.option("--only", "mode", flag_value="only", help="Photos with exactly these people and nobody else.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (photo id and path) instead of paths.")
+@_db_option
+@_errors_to_click
+def search_cmd(names: tuple[str, ...], mode: str, as_json: bool, db: str | None) -> None:
+    """Find photos by the people in them: one file path per line.
+
+    With --only, unknown faces that the quality gates flagged (tiny, blurry, turned away) do not count
+    as somebody else; any other face does. Example: photoclust search Ann Bob --only | xargs feh
+    """
+    with _library(db) as lib:
+        rows = lib.search(list(names), mode)
+    if as_json:
+        _echo_json([{"photo_id": pid, "path": path} for pid, path in rows])
+        return
+    for _pid, path in rows:
+        click.echo(path)
+    if not rows:
+        click.echo("No photo matches.", err=True)
+
+
+@cli.command("person")
+@click.argument("person")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_db_option
+@_errors_to_click
+def person_cmd(person: str, as_json: bool, db: str | None) -> None:
+    """Show one person (id or name): faces, best first, and photos."""
+    with _library(db) as lib:
+        pid = lib.resolve_person(person)
+        p = lib.person(pid)
+        faces = lib.faces(pid)
+        photos = lib.person_photos(pid)
+    if as_json:
+        _echo_json(
+            {
+                "id": p.id,
+                "name": p.name,
+                "hidden": p.hidden,
+                "cover_face_id": p.cover_face_id,
+                "faces": [
+                    {
+                        "id": f.id,
+                        "photo_id": f.photo_id,
+                        "path": f.path,
+                        "box": [round(v) for v in f.box],
+                        "confirmed": f.confirmed,
+                        "flags": list(f.flags),
+                        "probability": round(f.probability, 4),
+                        "taken_at": f.taken_at,
+                    }
+                    for f in faces
+                ],
+                "photos": [{"photo_id": ph, "path": path} for ph, path in photos],
+            }
+        )
+        return
+    label = p.name or "Unnamed"
+    click.echo(
+        f"{label} (person {p.id}): {len(faces)} faces in {len(photos)} photos" + (" (hidden)" if p.hidden else "")
+    )
+    for f in faces:
+        box = ",".join(str(round(v)) for v in f.box)
+        state = "confirmed" if f.confirmed else "suggested"
+        flags = f"  [{', '.join(f.flags)}]" if f.flags else ""
+        click.echo(f"  face {f.id:<6} {state:<9} {f.taken_at or '':<19}  {f.path}  ({box}){flags}")
+
+
+@cli.command("import-xmp")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_db_option
+@_errors_to_click
+def import_xmp_cmd(paths: tuple[str, ...], as_json: bool, db: str | None) -> None:
+    """Take face names from XMP sidecars (digiKam, Lightroom...).
+
+    PATHS: sidecars (.xmp), photos (their embedded XMP and their sidecars) or folders. Each named region
+    names the detected face it overlaps, as if you had confirmed it; one import is one 'photoclust undo'.
+    """
+    with _library(db) as lib:
+        r = lib.import_xmp(list(paths))
+    if as_json:
+        _echo_json(
+            {
+                "packets": r.packets,
+                "regions": r.regions,
+                "matched": r.matched,
+                "confirmed": r.confirmed,
+                "unchanged": r.unchanged,
+                "created": r.created,
+                "unmatched": [{"path": p, "name": n} for p, n in r.unmatched],
+                "not_indexed": r.not_indexed,
+                "conflicts": [{"path": p, "name": n, "reason": why} for p, n, why in r.conflicts],
+                "errors": [{"path": p, "reason": why} for p, why in r.errors],
+            }
+        )
+        return
+    for path, why in r.errors:
+        click.echo(f"unreadable {path}: {why}", err=True)
+    for path in r.not_indexed:
+        click.echo(f"not in the library (scan it first): {path}", err=True)
+    for path, name in r.unmatched:
+        click.echo(f"no detected face for '{name}' in {path}", err=True)
+    for path, name, why in r.conflicts:
+        click.echo(f"kept your decision, not '{name}' in {path}: {why}", err=True)
+    click.echo(
+        f"Read {r.packets} XMP packets: {r.regions} named face regions, {r.matched} matched to detected faces, "
+        f"{r.regions - r.matched} unmatched. Named {r.confirmed} faces ({r.unchanged} already were)."
+    )
+    if r.created:
+        click.echo(f"New people: {', '.join(r.created)}.")
+    if r.operation is not None:
+        click.echo("Undo with 'photoclust undo'.")
+
+
+def _probe_json(p: Any) -> dict[str, Any]:
+    return {"path": p.path, "box": [round(v) for v in p.box], "face_id": p.face_id, "faces_in_photo": p.faces_in_photo}
+
+
+@cli.command("verify")
+@click.argument("photo_a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("photo_b", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_db_option
+@_errors_to_click
+def verify_cmd(photo_a: str, photo_b: str, as_json: bool, db: str | None) -> None:
+    """Are the (largest) faces of two photos the same person?
+
+    Photos already in the library use their stored faces; others are analysed (and not stored).
+    """
+    import os
+
+    from photoclust.config import default_db_path
+
+    # no library yet: compare the photos without creating one (an in-memory database)
+    exists = os.path.exists(db) if db else default_db_path().exists()
+    with _library(db if exists else ":memory:", create=not exists) as lib:
+        v = lib.verify(photo_a, photo_b)
+    if as_json:
+        _echo_json(
+            {
+                "same": v.same,
+                "distance": round(v.distance, 4),
+                "threshold": v.threshold,
+                "a": _probe_json(v.a),
+                "b": _probe_json(v.b),
+            }
+        )
+        return
+    verdict = "Same person" if v.same else "Different people"
+    sign = "<=" if v.same else ">"
+    click.echo(f"{verdict}: distance {v.distance:.3f} {sign} threshold {v.threshold:.3f} (cosine distance).")
+    for p in (v.a, v.b):
+        if p.faces_in_photo > 1:
+            click.echo(f"  {p.path}: the largest of {p.faces_in_photo} faces", err=True)
+
+
+@cli.command("identify")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False))
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="How many people to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_db_option
+@_errors_to_click
+def identify_cmd(photo: str, top: int, as_json: bool, db: str | None) -> None:
+    """Who is this? The closest named people, or 'unknown'.
+
+    Compares the photo's largest face with each named person's faces.
+    """
+    with _library(db) as lib:
+        ident = lib.identify(photo, top=top)
+    best = ident.best
+    if as_json:
+        _echo_json(
+            {
+                "person_id": best.person_id if best else None,
+                "name": best.name if best else None,
+                "threshold": ident.threshold,
+                "face": _probe_json(ident.probe),
+                "candidates": [
+                    {"person_id": c.person_id, "name": c.name, "distance": round(c.distance, 4), "match": c.match}
+                    for c in ident.candidates
+                ],
+            }
+        )
+        return
+    if best is not None:
+        click.echo(f"{best.name} (person {best.person_id}): distance {best.distance:.3f} <= {ident.threshold:.3f}")
+    elif not ident.candidates:
+        click.echo("unknown: nobody is named yet (name people with 'photoclust name' or 'photoclust enrol')")
+    else:
+        click.echo(f"unknown: nobody within the threshold {ident.threshold:.3f}")
+    for c in ident.candidates:
+        click.echo(
+            f"  {c.distance:.3f}  {c.name} (person {c.person_id}, {_plural(c.faces, 'face')})"
+            + ("  match" if c.match else "")
+        )
+
+
+@cli.command("enrol")
+@click.argument("name")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Also give the matching faces to the person (unconfirmed).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_db_option
+@_errors_to_click
+def enrol_cmd(name: str, photos: tuple[str, ...], yes: bool, as_json: bool, db: str | None) -> None:
+    """Make NAME a person from photos of them, and find their faces.
+
+    Each photo gives its largest face. Photos not in the library yet are indexed into it. The library faces that match are listed; with
+    --yes they become the person's, unconfirmed, so you can still review them. Undo with 'photoclust undo'.
+    """
+    with _library(db, create=True) as lib:
+        r = lib.enrol(name, list(photos), assign=yes)
+    if as_json:
+        _echo_json(
+            {
+                "person_id": r.person_id,
+                "name": r.name,
+                "created": r.created,
+                "enrolled_faces": list(r.enrolled),
+                "added_photos": list(r.added),
+                "threshold": r.threshold,
+                "assigned": r.assigned,
+                "matches": [
+                    {"face_id": m.face_id, "photo_id": m.photo_id, "path": m.path, "distance": round(m.distance, 4)}
+                    for m in r.matches
+                ],
+            }
+        )
+        return
+    for path in r.added:
+        click.echo(f"Indexed into the library: {path}", err=True)
+    n = len(r.enrolled)
+    verb = "Created" if r.created else "Extended"
+    click.echo(f"{verb} '{r.name}' (person {r.person_id}) with {_plural(n, 'face')}.")
+    if not r.matches:
+        click.echo(f"No other face in the library is within the threshold {r.threshold:.3f}.")
+        return
+    click.echo(f"{_plural(len(r.matches), 'face')} in the library within the threshold {r.threshold:.3f}:")
+    for m in r.matches:
+        click.echo(f"  {m.distance:.3f}  face {m.face_id:<6} {m.path}")
+    if yes:
+        click.echo(f"Gave {r.assigned} of them to '{r.name}', unconfirmed: review them in 'photoclust tui'.")
+    else:
+        click.echo("Run again with --yes to give them to this person (unconfirmed).")
 
 
 def main() -> None:

@@ -57,6 +57,7 @@ class ScanSettings:
     batch_size: int = 32
     flip_average: bool = True
 
+
 # Face verification (verify / identify / enrol): two faces are the same person when the cosine distance
 # (1 - cosine similarity) of their embeddings is <= VERIFY_THRESHOLD. Calibrated, not guessed:
 # `benchmarks/calibrate.py` on 1,436 photos of 83 people (celeba_wild, celeb5, deepface, face_recognition,

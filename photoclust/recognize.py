@@ -347,4 +347,6 @@ def enrol(
     if assign:
         desc += f", {assigned} matching face{'s' if assigned != 1 else ''} assigned"
     batch.commit("enrol", desc)
-    return EnrolResult(pid, name, created, tuple(dict.fromkeys(face_ids)), tuple(added), tuple(found), assigned, rec.threshold)
+    return EnrolResult(
+        pid, name, created, tuple(dict.fromkeys(face_ids)), tuple(added), tuple(found), assigned, rec.threshold
+    )

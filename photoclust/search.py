@@ -31,16 +31,26 @@ def people_names(db: sqlite_utils.Database) -> list[tuple[int, str]]:
     return [(int(i), str(n)) for i, n in db.execute("SELECT id, name FROM people WHERE name IS NOT NULL")]
 
 
-def suggest(name: str, names: Sequence[str], n: int = 3) -> list[str]:
-    """The existing names closest to ``name`` (case-insensitive), best first."""
-    by_key: dict[str, str] = {}
+def suggest(name: str, names: Sequence[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The existing names closest to ``name`` (case-insensitive), best first.
+
+    A name scores its best :mod:`difflib` similarity as a whole or by any of its words, so "obamma"
+    suggests "Barack Obama"; a word that starts with the query counts as a match ("ann" -> "Ann Smith").
+    """
+    key = " ".join(name.split()).casefold()
+    if not key:
+        return []
+    scored: dict[str, tuple[float, str]] = {}
     for existing in names:
-        by_key.setdefault(existing.casefold(), existing)
-    close = difflib.get_close_matches(name.casefold(), list(by_key), n=n, cutoff=0.6)
-    if not close:  # a part of a name ("ann" for "Ann Smith")
-        key = name.casefold()
-        close = [k for k in by_key if key and any(w.startswith(key) for w in k.split())][:n]
-    return [by_key[k] for k in close]
+        full = " ".join(existing.split()).casefold()
+        parts = [full, *full.split()]
+        score = max(difflib.SequenceMatcher(None, key, p).ratio() for p in parts)
+        if any(w.startswith(key) for w in full.split()):
+            score = max(score, 0.9)
+        if score >= cutoff and (full not in scored or score > scored[full][0]):
+            scored[full] = (score, existing)
+    best = sorted(scored.values(), key=lambda t: (-t[0], t[1].casefold()))
+    return [existing for _s, existing in best[:n]]
 
 
 def not_found(name: str, names: Sequence[str]) -> NotFound:
@@ -62,8 +72,13 @@ def resolve(db: sqlite_utils.Database, ref: str) -> list[int]:
     if ref.isdigit():
         if db.execute("SELECT 1 FROM people WHERE id = ?", [int(ref)]).fetchone():
             return [int(ref)]
-    named = people_names(db)
     key = ref.casefold()
+    if ref.isascii():  # fast path: SQLite's NOCASE folds ASCII letters, as casefold does for them
+        rows = db.execute("SELECT id, name FROM people WHERE name = ? COLLATE NOCASE", [ref]).fetchall()
+        ids = [int(i) for i, n in rows if n.casefold() == key]
+        if ids:
+            return sorted(ids)
+    named = people_names(db)
     ids = [i for i, n in named if " ".join(n.split()).casefold() == key]
     if ids:
         return sorted(ids)
@@ -81,9 +96,15 @@ def photos(db: sqlite_utils.Database, groups: Sequence[Sequence[int]], mode: Mod
         return []
     values = ", ".join("(?, ?)" for g in groups for _ in g)
     params: list[object] = [v for gi, g in enumerate(groups) for pid in g for v in (pid, gi)]
-    need = 1 if mode == "any" else len({gi for gi, _g in enumerate(groups)})
+    if mode == "any" or len(groups) == 1:
+        candidates = "SELECT DISTINCT f.photo_id FROM wanted w JOIN faces f ON f.person_id = w.pid WHERE f.not_face = 0"
+    else:  # every group has a face in the photo
+        candidates = (
+            "SELECT f.photo_id FROM wanted w JOIN faces f ON f.person_id = w.pid WHERE f.not_face = 0"
+            f" GROUP BY f.photo_id HAVING count(DISTINCT w.g) = {len(groups)}"
+        )
     others = ""
-    if mode == "only":
+    if mode == "only":  # nobody else: no face of another person, no unknown face of good quality
         others = (
             " AND NOT EXISTS (SELECT 1 FROM faces o WHERE o.photo_id = c.photo_id AND o.not_face = 0"
             " AND (o.person_id IS NULL AND o.flags = ''"
@@ -91,14 +112,15 @@ def photos(db: sqlite_utils.Database, groups: Sequence[Sequence[int]], mode: Mod
         )
     sql = f"""
         WITH wanted(pid, g) AS (VALUES {values}),
-        candidates AS (
-            SELECT f.photo_id FROM wanted w JOIN faces f ON f.person_id = w.pid
-            WHERE f.not_face = 0
-            GROUP BY f.photo_id HAVING count(DISTINCT w.g) >= {int(need)}
+        candidates(photo_id) AS ({candidates}),
+        located AS (
+            SELECT c.photo_id,
+                   (SELECT path FROM files WHERE files.photo_id = c.photo_id AND status = 'present'
+                    ORDER BY path LIMIT 1) AS path
+            FROM candidates c WHERE 1{others}
         )
-        SELECT c.photo_id, (SELECT min(path) FROM files WHERE files.photo_id = c.photo_id AND status = 'present') AS path
-        FROM candidates c JOIN photos ph ON ph.id = c.photo_id
-        WHERE path IS NOT NULL{others}
-        ORDER BY ph.taken_at IS NULL, ph.taken_at, path
+        SELECT l.photo_id, l.path FROM located l JOIN photos ph ON ph.id = l.photo_id
+        WHERE l.path IS NOT NULL
+        ORDER BY ph.taken_at IS NULL, ph.taken_at, l.path
     """
     return [(int(pid), str(path)) for pid, path in db.execute(sql, params).fetchall()]

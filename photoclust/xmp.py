@@ -19,9 +19,11 @@ Readers that ignore the orientation of a sidecar misplace regions on such photos
 galleries); when ``AppliedToDimensions`` matches the *shown* size of a 90-degree-turned photo instead, the
 writer did not follow the guidelines and :func:`regions_in_oriented_frame` takes the regions as shown.
 
-Merging: :func:`merge_regions` parses an existing packet, replaces the ``mwg-rs:Regions`` of one
-description only (regions that photoclust does not write are kept), and keeps every other property,
-namespace declaration, comment and the ``xpacket`` wrapper byte for byte where untouched.
+Merging: :func:`merge_regions` parses an existing packet and changes only the ``mwg-rs:Regions`` of one
+description (``AppliedToDimensions``, and the regions the caller replaces; the others are kept as they
+are). Every other property, description, namespace declaration, comment, the whitespace between elements
+and the ``xpacket`` wrapper are kept; only attribute quoting may change (``'`` becomes ``"``).
+Packets with a DOCTYPE (entity expansion) are refused, and a packet that is not XML is never overwritten.
 """
 
 from __future__ import annotations
@@ -172,9 +174,7 @@ def iou(a: NormBox, b: NormBox) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def regions_in_oriented_frame(
-    info: RegionInfo, orientation: int, shown_size: tuple[int, int]
-) -> list[Region]:
+def regions_in_oriented_frame(info: RegionInfo, orientation: int, shown_size: tuple[int, int]) -> list[Region]:
     """The packet's regions as boxes of the shown photo (``shown_size`` = its oriented width, height)."""
     sw, sh = shown_size
     as_shown = (
@@ -209,7 +209,7 @@ class _Builder(ET.TreeBuilder):
     def start_ns(self, prefix: str, uri: str) -> None:
         self._pending.append((prefix or "", uri))
 
-    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:  # type: ignore[override]
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
         el = super().start(tag, attrs)
         if self._pending:
             self.declarations[id(el)] = self._pending
@@ -228,7 +228,6 @@ class _Doc:
 
 
 _ROOT_START = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->)", re.S)
-_TAIL_ITEM = re.compile(r"(<\?.*?\?>|<!--.*?-->)\s*\Z", re.S)
 
 
 def _split(text: str) -> tuple[str, str, str]:
@@ -246,11 +245,16 @@ def _split(text: str) -> tuple[str, str, str]:
     j = len(text)
     while True:
         stripped = text[:j].rstrip()
-        m = _TAIL_ITEM.search(stripped)
-        if not m:
+        if stripped.endswith("?>"):
+            k = stripped.rfind("<?")
+        elif stripped.endswith("-->"):
+            k = stripped.rfind("<!--")
+        else:
+            k = -1
+        if k < i:
             j = len(stripped)
             break
-        j = m.start()
+        j = k
     return text[:i], text[i:j], text[j:]
 
 
@@ -269,17 +273,25 @@ def _parse(text: str) -> _Doc:
     return _Doc(head, root, tail, builder.declarations, builder.keep)
 
 
-def decode_packet(data: bytes) -> str:
-    """XMP bytes (UTF-8, or UTF-16/32 with a byte order mark) -> text."""
-    for bom, enc in (
-        (b"\xff\xfe\x00\x00", "utf-32-le"),
-        (b"\x00\x00\xfe\xff", "utf-32-be"),
-        (b"\xff\xfe", "utf-16-le"),
-        (b"\xfe\xff", "utf-16-be"),
-    ):
-        if data.startswith(bom):
-            return data[len(bom) :].decode(enc, errors="replace")
-    return data.decode("utf-8", errors="replace")
+def decode_packet(data: bytes, strict: bool = False) -> str:
+    """XMP bytes (UTF-8, or UTF-16/32 with a byte order mark) -> text.
+
+    ``strict``: raise :class:`XmpError` on bytes that are not valid in the encoding (before rewriting a
+    file: replacing them would change text we mean to keep); otherwise they become U+FFFD.
+    """
+    errors = "strict" if strict else "replace"
+    try:
+        for bom, enc in (
+            (b"\xff\xfe\x00\x00", "utf-32-le"),
+            (b"\x00\x00\xfe\xff", "utf-32-be"),
+            (b"\xff\xfe", "utf-16-le"),
+            (b"\xfe\xff", "utf-16-be"),
+        ):
+            if data.startswith(bom):
+                return data[len(bom) :].decode(enc, errors=errors)
+        return data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as exc:
+        raise XmpError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def _rdf(doc_root: ET.Element) -> ET.Element | None:
@@ -428,7 +440,11 @@ def read_regions(text: str) -> RegionInfo:
 
 def find_packet(data: bytes) -> str | None:
     """The first XMP packet (``x:xmpmeta`` element, or a bare ``rdf:RDF``) inside a file's bytes."""
-    for start_tag, end_tag in ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<x:xapmeta", b"</x:xapmeta>"), (b"<rdf:RDF", b"</rdf:RDF>")):
+    for start_tag, end_tag in (
+        (b"<x:xmpmeta", b"</x:xmpmeta>"),
+        (b"<x:xapmeta", b"</x:xapmeta>"),
+        (b"<rdf:RDF", b"</rdf:RDF>"),
+    ):
         i = data.find(start_tag)
         if i < 0:
             continue
@@ -485,7 +501,15 @@ def _fmt(v: float) -> str:
     return f"{v:.6f}".rstrip("0").rstrip(".") if v != 0 else "0"
 
 
-def _region_li(region: Region, indent: str) -> ET.Element:
+def _ws(el_text: str | None, default: str) -> str:
+    """The whitespace before a child, reused for new siblings ("\\n" + indentation)."""
+    if el_text and not el_text.strip() and "\n" in el_text:
+        return "\n" + el_text.rsplit("\n", 1)[1]
+    return default
+
+
+def _region_li(region: Region, ws: str) -> ET.Element:
+    """A ``rdf:li`` for one region, laid out for the indentation ``ws`` ("\\n" + spaces) of its line."""
     x1, y1, x2, y2 = region.box
     li = ET.Element(RDF_LI)
     desc = ET.SubElement(li, RDF_DESCRIPTION)
@@ -498,10 +522,8 @@ def _region_li(region: Region, indent: str) -> ET.Element:
     area.set(_q(NS_STAREA, "w"), _fmt(x2 - x1))
     area.set(_q(NS_STAREA, "h"), _fmt(y2 - y1))
     area.set(_q(NS_STAREA, "unit"), "normalized")
-    li.text = "\n" + indent + " "
-    desc.text = "\n" + indent + "  "
-    area.tail = "\n" + indent + " "
-    desc.tail = "\n" + indent
+    li.text, desc.text = ws + " ", ws + "  "
+    area.tail, desc.tail = ws + " ", ws
     return li
 
 
@@ -513,51 +535,72 @@ def _dims_element(dimensions: tuple[int, int]) -> ET.Element:
     return el
 
 
-def _new_regions(dimensions: tuple[int, int], indent: str) -> ET.Element:
+def _new_regions(ws: str) -> ET.Element:
+    """An empty ``mwg-rs:Regions`` struct whose own line is indented by ``ws``."""
     regions = ET.Element(MWG_REGIONS, {RDF_PARSETYPE: "Resource"})
-    dims = _dims_element(dimensions)
+    regions.text = ws + " "
     rlist = ET.SubElement(regions, MWG_REGIONLIST)
+    rlist.text, rlist.tail = ws + "  ", ws
     bag = ET.SubElement(rlist, _q(NS_RDF, "Bag"))
-    regions.text = "\n" + indent + " "
-    regions.insert(0, dims)
-    dims.tail = "\n" + indent + " "
-    rlist.text = "\n" + indent + "  "
-    bag.text = "\n" + indent + "   "
-    bag.tail = "\n" + indent + " "
-    rlist.tail = "\n" + indent
+    bag.text, bag.tail = ws + "   ", ws + " "
     return regions
 
 
 def _container(regions: ET.Element) -> ET.Element | None:
-    """The element whose children are the Regions struct's fields."""
+    """The element whose children are the Regions struct's fields (None for a shape we do not edit)."""
     if regions.get(RDF_PARSETYPE) == "Resource":
         return regions
     kids = _elements(regions)
     if len(kids) == 1 and kids[0].tag == RDF_DESCRIPTION:
         return kids[0]
-    if not kids:  # attribute form or empty: make it a parseType=Resource struct
-        regions.set(RDF_PARSETYPE, "Resource")
-        for k in [k for k in regions.attrib if k != RDF_PARSETYPE]:
-            del regions.attrib[k]
-        return regions
     return None
 
 
-def _bag(container: ET.Element, indent: str) -> ET.Element:
+def _bag(container: ET.Element, ws: str) -> ET.Element:
+    """The RegionList's ``rdf:Bag`` (created when missing); ``ws``: the container's children's indentation."""
     rlist = next((c for c in _elements(container) if c.tag == MWG_REGIONLIST), None)
     if rlist is None:
+        kids = _elements(container)
         rlist = ET.SubElement(container, MWG_REGIONLIST)
-        rlist.tail = "\n" + indent
+        if kids:
+            rlist.tail, kids[-1].tail = kids[-1].tail, ws
     kids = _elements(rlist)
     if kids and kids[0].tag in RDF_CONTAINERS:
         return kids[0]
     for k in list(rlist):
         rlist.remove(k)
     rlist.attrib.clear()
-    rlist.text = "\n" + indent + "  "
+    rlist.text = ws + " "
     bag = ET.SubElement(rlist, _q(NS_RDF, "Bag"))
-    bag.tail = "\n" + indent + " "
+    bag.text, bag.tail = ws + "  ", ws
     return bag
+
+
+def _parents(root: ET.Element) -> dict[int, ET.Element]:
+    return {id(c): p for p in root.iter() for c in p}
+
+
+def _declare(doc: _Doc, el: ET.Element, wanted: Sequence[str]) -> None:
+    """Declare the namespaces ``wanted`` on ``el`` unless ``el`` or an ancestor already does."""
+    parents = _parents(doc.root)
+    scope: dict[str, str] = {}
+    chain = [el]
+    while id(chain[-1]) in parents:
+        chain.append(parents[id(chain[-1])])
+    for node in reversed(chain):
+        scope.update(dict(doc.declarations.get(id(node), [])))
+    own = doc.declarations.setdefault(id(el), [])
+    if el not in doc.keep:
+        doc.keep.append(el)
+    for uri in wanted:
+        if uri in scope.values():
+            continue
+        want = PREFERRED_PREFIXES[uri]
+        prefix, n = want, 1
+        while prefix in scope:
+            prefix, n = f"{want}{n}", n + 1
+        own.append((prefix, uri))
+        scope[prefix] = uri
 
 
 def merge_regions(
@@ -582,65 +625,68 @@ def merge_regions(
         raise XmpError("XMP packet without rdf:RDF")
     descriptions = [d for d in _elements(rdf) if d.tag == RDF_DESCRIPTION]
     target = next((d for d in descriptions if d.find(MWG_REGIONS) is not None), None)
-    if target is None:
-        about = descriptions[0].get(RDF_ABOUT, "") if descriptions else ""
-        target = ET.SubElement(rdf, RDF_DESCRIPTION, {RDF_ABOUT: about})
-        # lay it out like its siblings
-        prev = _elements(rdf)[-2] if len(_elements(rdf)) > 1 else None
-        target.text = "\n  "
-        if prev is not None:
-            target.tail, prev.tail = prev.tail, rdf.text or "\n "
+    if target is None:  # a description of its own, as exiftool lays them out
+        target = ET.Element(RDF_DESCRIPTION, {RDF_ABOUT: descriptions[0].get(RDF_ABOUT, "") if descriptions else ""})
+        kids = _elements(rdf)
+        sep = _ws(rdf.text, "\n ") if kids else "\n "
+        target.text = sep + " "
+        if kids:
+            target.tail, kids[-1].tail = kids[-1].tail, rdf.text if rdf.text and not rdf.text.strip() else sep
         else:
-            rdf.text, target.tail = "\n ", "\n"
-    indent = "\n  "
+            target.tail = "\n"
+            rdf.text = sep
+        rdf.append(target)
+    _declare(doc, target, [NS_MWGRS, NS_STAREA, NS_STDIM])
+    prop_ws = _ws(target.text, "\n  ")
     regions_el = target.find(MWG_REGIONS)
     container = _container(regions_el) if regions_el is not None else None
-    if regions_el is not None and container is None:  # an unexpected shape: replace it wholesale
-        idx = list(target).index(regions_el)
-        target.remove(regions_el)
-        new = _new_regions(dimensions, indent[1:])
-        new.tail = regions_el.tail
-        target.insert(idx, new)
-        regions_el, container = new, new
-    if regions_el is None:
-        regions_el = _new_regions(dimensions, indent[1:])
-        last = _elements(target)[-1] if _elements(target) else None
-        if last is not None:
-            regions_el.tail, last.tail = last.tail, indent
+    if regions_el is None or container is None:  # none yet, or a shape we do not edit: a new one
+        new = _new_regions(prop_ws)
+        if regions_el is not None:
+            idx = list(target).index(regions_el)
+            new.tail = regions_el.tail
+            target.remove(regions_el)
+            target.insert(idx, new)
         else:
-            target.text = indent
-            regions_el.tail = "\n "
-        target.append(regions_el)
-        container = regions_el
-    assert container is not None
+            kids = _elements(target)
+            if kids:
+                new.tail, kids[-1].tail = kids[-1].tail, prop_ws
+            else:
+                target.text, new.tail = prop_ws, prop_ws[:-1] if prop_ws.endswith(" ") else prop_ws
+            target.append(new)
+        regions_el = container = new
+    field_ws = _ws(container.text, prop_ws + " ")
     # AppliedToDimensions: ours (the kept regions are normalised, so they stay valid)
-    for old in [c for c in _elements(container) if c.tag == MWG_DIMS]:
-        idx = list(container).index(old)
-        container.remove(old)
-        new_dims = _dims_element(dimensions)
-        new_dims.tail = old.tail
-        container.insert(idx, new_dims)
-        break
-    else:
-        new_dims = _dims_element(dimensions)
-        new_dims.tail = container.text or indent
-        container.insert(0, new_dims)
-    for k in [k for k in container.attrib if k.startswith(f"{{{NS_MWGRS}}}AppliedToDimensions")]:
+    for k in [k for k in container.attrib if k.startswith(f"{{{NS_MWGRS}}}")]:
         del container.attrib[k]
-    bag = _bag(container, indent[1:] + " ")
-    item_indent = "\n" + " " * 6
+    new_dims = _dims_element(dimensions)
+    old_dims = next((c for c in _elements(container) if c.tag == MWG_DIMS), None)
+    if old_dims is not None:
+        idx = list(container).index(old_dims)
+        new_dims.tail = old_dims.tail
+        container.remove(old_dims)
+        container.insert(idx, new_dims)
+    else:
+        new_dims.tail = field_ws
+        container.text = field_ws
+        container.insert(0, new_dims)
+    bag = _bag(container, field_ws)
+    kept = []
     for li in [li for li in _elements(bag) if li.tag == RDF_LI]:
         old_region = _mwg_region(_value(li), dimensions)
         if old_region is not None and replaces(old_region):
             bag.remove(li)
-    items = [li for li in _elements(bag) if li.tag == RDF_LI]
-    for region in regions:
-        li = _region_li(region, item_indent[1:])
-        items.append(li)
+        else:
+            kept.append(li)
+    item_ws = _ws(bag.text, field_ws + "  ") if kept else field_ws + "  "
+    items = kept + [_region_li(r, item_ws) for r in regions]
+    for li in items[len(kept) :]:
         bag.append(li)
-    bag.text = item_indent
+    bag.text = item_ws
     for i, li in enumerate(items):
-        li.tail = item_indent if i < len(items) - 1 else item_indent[:-1]
+        li.tail = item_ws if i < len(items) - 1 else item_ws[:-1]
+    if not items:
+        bag.text = item_ws[:-1]
     return doc.head + _serialise(doc) + doc.tail
 
 

@@ -105,6 +105,8 @@ GROUP_IDENTITIES = {
 # Identities the library starts with a name for; the others are unnamed people (as after clustering).
 NAMES = {"obama": "Barack Obama", "madonna": "Madonna", "elton_john": "Elton John", "biden": "Joe Biden"}
 HIDDEN = {"biden"}
+# Faces left unknown although their identity has a person: the library suggests that person for them.
+UNASSIGNED = {"madonna/07.jpg"}
 
 
 def thumbnail(img: Image.Image, box: tuple[int, int, int, int], size: int = 128) -> bytes:
@@ -123,7 +125,7 @@ def build_library(db_path: Path, *, people: bool = True) -> dict[str, list[int]]
     """A library of the photos in data/photos with their real faces; returns face ids per identity.
 
     With ``people``, the faces of each identity form one person (as clustering would), some named,
-    Joe Biden hidden; the faces of the big group photo and the child stay unknown.
+    Joe Biden hidden; the faces of the big group photo, the child and one of Madonna stay unknown.
     """
     store = Store.open(db_path)
     rng = np.random.default_rng(7)
@@ -135,7 +137,8 @@ def build_library(db_path: Path, *, people: bool = True) -> dict[str, list[int]]
         with Image.open(path) as raw:
             img = ImageOps.exif_transpose(raw).convert("RGB")
         boxes = BOXES[rel]
-        identities = GROUP_IDENTITIES.get(rel, [rel.split("/")[0] if not rel.startswith("group/") else None] * len(boxes))
+        folder = rel.split("/")[0]
+        identities = GROUP_IDENTITIES.get(rel, [None if folder == "group" else folder] * len(boxes))
         faces, vectors = [], []
         for box, who in zip(boxes, identities, strict=True):
             face = DetectedFace(tuple(float(v) for v in box), ((0.0, 0.0),) * 5, 0.999)  # type: ignore[arg-type]
@@ -145,7 +148,7 @@ def build_library(db_path: Path, *, people: bool = True) -> dict[str, list[int]]
             centre = centres.setdefault(key, rng.normal(size=512))
             vec = centre + 0.3 * rng.normal(size=512)
             vectors.append(vec / np.linalg.norm(vec))
-            owners.append(who)
+            owners.append(None if rel in UNASSIGNED else who)
         stat = path.stat()
         info = PhotoInfo(f"sha-{rel}", img.width, img.height, TAKEN.get(rel), "JPEG")
         entry = FileEntry(str(path), stat.st_size, stat.st_mtime_ns)
@@ -221,15 +224,17 @@ def run_async(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Wait until every worker is done and every message they sent is handled."""
+    """Wait until every worker is done and every message they sent is handled.
+
+    Workers hand results over with ``call_from_thread``, which returns once the app thread ran them,
+    so a finished worker's results are on screen; they may have started more workers (thumbnails).
+    """
     app = pilot.app
-    for _ in range(50):
+    for _ in range(100):
         await app.workers.wait_for_complete()
         await pilot.pause()
         if not any(w.is_running for w in app.workers):
-            await pilot.pause()
-            if not any(w.is_running for w in app.workers):
-                return
+            return
     raise AssertionError("workers never settled")
 
 
@@ -280,9 +285,9 @@ async def test_people_screen_lists_named_first_then_by_size(app: PhotoclustApp) 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         grid = people_grid(app)
-        assert isinstance(grid.items[0], UnknownEntry) and grid.items[0].faces == 7
+        assert isinstance(grid.items[0], UnknownEntry) and grid.items[0].faces == 8
         labels = [i.label for i in grid.items[1:]]  # type: ignore[union-attr]
-        assert labels[:3] == ["Elton John", "Madonna", "Barack Obama"]  # named, by size (7, 7, 6), then name
+        assert labels[:3] == ["Elton John", "Barack Obama", "Madonna"]  # named, by size (7, 6, 6), then name
         assert labels[3:] == ["Unnamed · 7 faces", "Unnamed · 7 faces", "Unnamed · 4 faces", "Unnamed · 3 faces"]
         assert "Joe Biden" not in labels  # hidden
         # only the visible cards exist, and their pictures came from the stored thumbnails
@@ -337,7 +342,7 @@ async def test_open_person_and_rename(app: PhotoclustApp, check: Library) -> Non
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_person(pilot, "Madonna")
         assert screen.person_id == madonna
-        assert len(face_grid(app).items) == 7
+        assert len(face_grid(app).items) == 6
         await press(pilot, "n")
         assert app.screen.query_one(Input).value == "Madonna"
         await press(pilot, "ctrl+a")  # home, then replace the whole line
@@ -363,9 +368,13 @@ async def test_merge_via_picker(app: PhotoclustApp, check: Library, faces: dict[
         # now merge Mindy (unnamed, 7 faces) into Kit through the picker's fuzzy search
         await press(pilot, "escape", "escape")  # back to People, clear the filter
         await type_text(pilot, "7 faces")
+        await press(pilot, "down")  # from the filter to the grid
         grid = people_grid(app)
-        while grid.current.id != mindy:  # type: ignore[union-attr]
+        for _ in range(len(grid.items)):
+            if grid.current.id == mindy:  # type: ignore[union-attr]
+                break
             await press(pilot, "right")
+        assert grid.current.id == mindy, grid.items  # type: ignore[union-attr]
         await press(pilot, "f4")
         await type_text(pilot, "kt")  # fuzzy: K…t
         options = app.screen.query_one(OptionList)
@@ -442,12 +451,12 @@ async def test_undo_and_redo(app: PhotoclustApp, check: Library) -> None:
         assert check.person(madonna).faces == 0
         assert not face_grid(app).items
         await press(pilot, "ctrl+z")
-        assert check.person(madonna).faces == 7
-        assert len(face_grid(app).items) == 7  # the view followed the undo
+        assert check.person(madonna).faces == 6
+        assert len(face_grid(app).items) == 6  # the view followed the undo
         await press(pilot, "ctrl+y")
         assert check.person(madonna).faces == 0
         await press(pilot, "ctrl+z", "ctrl+z")  # nothing more to undo: a warning, no crash
-        assert check.person(madonna).faces == 7
+        assert check.person(madonna).faces == 6
         await press(pilot, "ctrl+l")
         history = app.screen.query_one("#history", OptionList)
         assert "undone" in str(history.get_option_at_index(0).prompt)
@@ -457,26 +466,43 @@ async def test_undo_and_redo(app: PhotoclustApp, check: Library) -> None:
 
 
 @run_async
-async def test_unknown_faces_new_person_and_move(
+async def test_unknown_faces_suggestion_new_person_and_move(
     app: PhotoclustApp, check: Library, faces: dict[str, list[int]]
 ) -> None:
-    unknown = faces["unknown"]
+    madonna = person_named(check, "Madonna")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "enter")  # the first card is the unknown faces
-        assert isinstance(app.screen, UnknownScreen)
-        grid = face_grid(app)
-        assert {f.id for f in grid.items} == set(unknown)
-        await press(pilot, "space", "s")
-        await type_text(pilot, "Stranger")
+        screen = app.screen
+        assert isinstance(screen, UnknownScreen)
+        assert sorted(f.id for g, _p in screen.groups for f in g) == sorted(faces["unknown"])
+        # the group the library suggests Madonna for: "Is this Madonna?" y
+        suggested = [i for i, (_g, p) in enumerate(screen.groups) if p is not None]
+        assert [screen.groups[i][1].id for i in suggested] == [madonna]  # type: ignore[union-attr]
+        await press(pilot, "tab", "home", *["down"] * suggested[0], "tab")
+        assert "Is this Madonna?" in str(screen.query_one("#question").render())
+        await press(pilot, "y")
+        assert check.person(madonna).faces == 7
+        # "n" skips a group (for this session)
+        await press(pilot, "tab", "home", "tab")
+        before = len(screen.groups)
+        await press(pilot, "n")
+        assert len(screen.groups) == before - 1
+        # a new person from the faces of a group, then another unknown face moved to them
+        await press(pilot, "s")
+        await type_text(pilot, "Zed")
         await press(pilot, "enter")
-        stranger = person_named(check, "Stranger")
-        assert check.person(stranger).faces == 1
-        assert len(grid.items) == len(unknown) - 1
+        zed = person_named(check, "Zed")
+        assert check.person(zed).faces == 1
+        zed_photo = check.faces(zed)[0].photo_id
+        other = next(i for i, (g, _p) in enumerate(screen.groups) if g[0].photo_id != zed_photo)
+        await press(pilot, "tab", "home", *["down"] * other, "tab")
+        moving = face_grid(app).current
+        assert moving is not None and moving.photo_id != zed_photo
         await press(pilot, "space", "v")
-        await type_text(pilot, "stranger")
+        await type_text(pilot, "zed")
         await press(pilot, "enter")
-        assert check.person(stranger).faces == 2
+        assert check.person(zed).faces == 2 and check.face(moving.id).person_id == zed
 
 
 @run_async
@@ -493,13 +519,13 @@ async def test_photo_screen_shows_faces_and_names(app: PhotoclustApp) -> None:
         assert isinstance(app.screen, PersonScreen)
 
 
+OBAMA = ["obama/01.jpg", "obama/02.jpg", "obama/03.jpg", "obama/04.jpg", "obama/05.jpg"]
+BOTH = "group/face_recognition_obama_and_biden.jpg"
+
+
 @pytest.mark.parametrize(
     ("keys", "expected"),
-    [
-        ([], ["group/face_recognition_obama_and_biden.jpg"]),
-        (["f6"], ["biden/01.jpg", "biden/02.jpg", "group/face_recognition_obama_and_biden.jpg", "obama/01.jpg"]),
-        (["f7"], []),
-    ],
+    [([], [BOTH]), (["f6"], ["biden/01.jpg", "biden/02.jpg", BOTH, *OBAMA]), (["f7"], [])],
     ids=["all", "any", "only"],
 )
 @run_async
@@ -511,9 +537,7 @@ async def test_search(app: PhotoclustApp, keys: list[str], expected: list[str]) 
         await type_text(pilot, "barack obama, joe biden")
         await press(pilot, "enter", *keys)
         results = [str(o.prompt) for o in app.screen.query_one("#results", OptionList).options]
-        assert results[: len(expected)] == expected
-        if keys == ["f6"]:
-            assert len(results) == 2 + 1 + 5
+        assert sorted(results) == expected
         if results:
             await press(pilot, "down", "enter")
             assert isinstance(app.screen, PhotoScreen)
@@ -528,7 +552,8 @@ async def test_search_only_these_people(app: PhotoclustApp, check: Library, face
         await type_text(pilot, "barack obama")
         await press(pilot, "f7", "enter")
         results = [str(o.prompt) for o in app.screen.query_one("#results", OptionList).options]
-        assert results == ["obama/01.jpg", "obama/02.jpg", "obama/03.jpg", "obama/04.jpg", "obama/05.jpg"]
+        assert results[:2] == ["obama/03.jpg", "obama/01.jpg"]  # oldest first; undated ones after
+        assert sorted(results) == OBAMA
 
 
 @run_async

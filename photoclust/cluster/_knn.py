@@ -129,12 +129,13 @@ def knn_ivf(
     nfile: int = 2,
     seed: int = 0,
     kmeans_iters: int = 3,
+    kmeans_sample: int = 20,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = X.shape[0]
     n_cells = max(1, n // cell_size)
     if n_cells <= nprobe:
         return knn_exact(X, k)
-    C = spherical_kmeans(X, n_cells, seed=seed, iters=kmeans_iters, sample=min(n, 20 * n_cells))
+    C = spherical_kmeans(X, n_cells, seed=seed, iters=kmeans_iters, sample=min(n, kmeans_sample * n_cells))
     top = np.empty((n, nprobe), dtype=np.int64)
     block = max(1, _BLOCK_ELEMS // n_cells)
     for s in range(0, n, block):
@@ -170,3 +171,65 @@ def knn_ivf(
     idx = np.take_along_axis(cand, i, axis=1)
     idx[~np.isfinite(v)] = -1
     return _pad(idx, v, k)
+
+
+def refine_knn(
+    X: np.ndarray, idx: np.ndarray, sim: np.ndarray, *, min_sim: float = 0.3, rounds: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Improve an approximate kNN graph where it is thin: reverse edges and neighbours of neighbours.
+
+    Faces of small identities are where an index misses most (nothing in the data pulls them into one
+    cell). If A found B and B found C, C is a candidate for A. Only "close" edges (``sim >= min_sim``)
+    are followed and only for faces with fewer than ``k`` close neighbours, so the cost stays small.
+    """
+    n, k = idx.shape
+    for _ in range(rounds):
+        close = (idx >= 0) & (sim >= min_sim)
+        ci, cj = np.nonzero(close)
+        src = ci.astype(np.int64)
+        dst = idx[ci, cj]
+        # Reverse edges (similarity already known).
+        rev_i, rev_j, rev_s = dst, src, sim[ci, cj]
+        # Two hops from faces that have fewer than k close neighbours.
+        needy = close.sum(axis=1) < k
+        order = np.argsort(src, kind="stable")
+        s_src, s_dst = src[order], dst[order]
+        starts = np.searchsorted(s_src, np.arange(n + 1))
+        deg = np.diff(starts)
+        m = needy[src]
+        a, b = src[m], dst[m]  # a needy, b a close neighbour of a
+        reps = deg[b]
+        hop_i = np.repeat(a, reps)
+        offs = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        hop_j = s_dst[np.repeat(starts[b], reps) + offs]
+        keep = hop_i != hop_j
+        hop_i, hop_j = hop_i[keep], hop_j[keep]
+        if hop_i.size:
+            pair = np.unique(hop_i * n + hop_j)
+            hop_i, hop_j = pair // n, pair % n
+            hop_s = np.empty(hop_i.size, dtype=np.float32)
+            step = 1 << 16
+            for s in range(0, hop_i.size, step):
+                e = s + step
+                hop_s[s:e] = np.einsum("ij,ij->i", X[hop_i[s:e]], X[hop_j[s:e]])
+        else:
+            hop_s = np.zeros(0, dtype=np.float32)
+        have = idx >= 0
+        all_i = np.concatenate([np.nonzero(have)[0], rev_i, hop_i])
+        all_j = np.concatenate([idx[have], rev_j, hop_j])
+        all_s = np.concatenate([sim[have], rev_s, hop_s]).astype(np.float32)
+        # One entry per (i, j) pair, then rows in order, each by decreasing similarity.
+        _, first = np.unique(all_i * n + all_j, return_index=True)
+        all_i, all_j, all_s = all_i[first], all_j[first], all_s[first]
+        o = np.argsort(-all_s, kind="stable")
+        o = o[np.argsort(all_i[o], kind="stable")]
+        all_i, all_j, all_s = all_i[o], all_j[o], all_s[o]
+        start = np.searchsorted(all_i, all_i)
+        rank = np.arange(all_i.size) - start
+        top = rank < k
+        new_idx = np.full((n, k), -1, dtype=np.int64)
+        new_sim = np.full((n, k), -np.inf, dtype=np.float32)
+        new_idx[all_i[top], rank[top]] = all_j[top]
+        new_sim[all_i[top], rank[top]] = all_s[top]
+        idx, sim = new_idx, new_sim
+    return idx, sim

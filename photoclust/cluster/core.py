@@ -16,10 +16,13 @@ from scipy.sparse import csr_matrix
 from photoclust.errors import ConstraintError
 
 from ._hierarchy import Conflicts, condense, mst_exact, mst_knn, select
-from ._knn import knn_exact, knn_ivf
+from ._knn import knn_exact, knn_ivf, refine_knn
 from .params import AssignParams, ClusterParams
 
+_SMALL_PERSON = 48  # assign_to_people: people up to this many faces are searched pair by pair
+
 PairsLike = Iterable[tuple[int, int]] | np.ndarray | Sequence[Sequence[int]]
+GroupsLike = Sequence[Sequence[int]] | Sequence[np.ndarray]
 
 __all__ = [
     "assign_to_people",
@@ -40,9 +43,9 @@ def _as_unit(X: Any, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} must be a 2-D array (n, dim), got shape {A.shape}")
     if A.shape[0] == 0:
         return np.ascontiguousarray(A)
-    if not np.isfinite(A).all():
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))  # a NaN or inf anywhere in a row shows here
+    if not np.isfinite(norms).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    norms = np.linalg.norm(A, axis=1)
     if (norms < 1e-6).any():
         raise ValueError(f"{name} has an all-zero row; embeddings must be L2-normalised vectors")
     if np.abs(norms - 1.0).max() > 1e-3:
@@ -63,7 +66,7 @@ def _as_pairs(pairs: PairsLike, n: int, name: str) -> np.ndarray:
     return P
 
 
-def _groups(must_link: Sequence[Sequence[int]] | Sequence[np.ndarray], n: int) -> np.ndarray:
+def _groups(must_link: GroupsLike, n: int) -> np.ndarray:
     group = np.full(n, -1, dtype=np.int64)
     for g, members in enumerate(must_link):
         rows = np.asarray(members, dtype=np.int64).reshape(-1)
@@ -79,7 +82,7 @@ def _groups(must_link: Sequence[Sequence[int]] | Sequence[np.ndarray], n: int) -
     return group
 
 
-def _conflicts(n: int, cannot_link: PairsLike, must_link: Sequence[Sequence[int]], forbidden: PairsLike) -> Conflicts:
+def _conflicts(n: int, cannot_link: PairsLike, must_link: GroupsLike, forbidden: PairsLike) -> Conflicts:
     group = _groups(must_link, n)
     pairs = _as_pairs(cannot_link, n, "cannot_link")
     F = np.asarray(list(forbidden) if not isinstance(forbidden, np.ndarray) else forbidden, dtype=np.int64)
@@ -149,7 +152,7 @@ def cluster_faces(
     params: ClusterParams | None = None,
     *,
     cannot_link: PairsLike = (),
-    must_link: Sequence[Sequence[int]] | Sequence[np.ndarray] = (),
+    must_link: GroupsLike = (),
     forbidden: PairsLike = (),
 ) -> np.ndarray:
     """Group faces into people. Returns ``int64`` labels, one per row of ``X``.
@@ -202,6 +205,7 @@ def cluster_faces(
                     nfile=params.ivf_nfile,
                     seed=params.seed,
                 )
+                idx, sim = refine_knn(A, idx, sim)
             mst = mst_knn(idx, sim, params.min_samples)
         tree = condense(mst, n, params.min_cluster_size)
         eps = float(np.sqrt(2.0 * params.cluster_selection_epsilon))  # cosine -> Euclidean
@@ -448,52 +452,71 @@ def assign_to_people(
         return out
     if R.shape[1] != Q.shape[1]:
         raise ValueError("X_new and X_ref differ in dimension")
-    R, rl = R[keep], rl[keep]
-    people, lab = np.unique(rl, return_inverse=True)  # compact person index per reference face
+    rows = np.flatnonzero(keep)
+    people, lab = np.unique(rl[rows], return_inverse=True)  # compact person index per reference face
     n_people = people.size
     order = np.argsort(lab, kind="stable")
-    R, lab = R[order], lab[order]
-    starts = np.searchsorted(lab, np.arange(n_people + 1))
+    ref_rows = rows[order]  # reference rows grouped by person (R itself is not copied)
+    starts = np.searchsorted(lab[order], np.arange(n_people + 1))
+    sizes = np.diff(starts)
     # Forbidden (row, person index) as sorted keys.
     fkeys = np.zeros(0, dtype=np.int64)
     if F.size:
         known = np.isin(F[:, 1], people)
         fp = np.searchsorted(people, F[known, 1])
         fkeys = np.unique(F[known, 0] * n_people + fp)
-    # Candidate people per new face: nearest centroids.
-    _, C = centroids(R, lab)
-    n_cand = min(p.candidates, n_people)
+    # Candidate people per new face: the nearest centroids, if not hopelessly far.
+    _, C = centroids(R, np.where(keep, rl, -1))
     CS = Q @ C.T
-    if n_cand < n_people:
-        cand = np.argpartition(CS, n_people - n_cand, axis=1)[:, n_people - n_cand :]
-    else:
-        cand = np.broadcast_to(np.arange(n_people), (nq, n_people))
+    cq, cp = np.nonzero(CS >= 1.0 - p.max_centroid_distance)
+    cs = CS[cq, cp]
+    o = np.lexsort((cp, -cs, cq))
+    cq, cp = cq[o], cp[o]
+    rank = np.arange(cq.size) - np.searchsorted(cq, cq)
+    flat_q, flat_p = cq[rank < p.candidates].astype(np.int64), cp[rank < p.candidates].astype(np.int64)
     smin = 1.0 - p.threshold
     hit_q: list[np.ndarray] = []
     hit_p: list[np.ndarray] = []
     hit_s: list[np.ndarray] = []
-    flat_p = cand.reshape(-1)
-    flat_q = np.repeat(np.arange(nq, dtype=np.int64), n_cand)
     if fkeys.size:
         ok = ~np.isin(flat_q * n_people + flat_p, fkeys)
         flat_p, flat_q = flat_p[ok], flat_q[ok]
-    by_p = np.argsort(flat_p, kind="stable")
-    flat_p, flat_q = flat_p[by_p], flat_q[by_p]
-    bounds = np.flatnonzero(np.r_[True, flat_p[1:] != flat_p[:-1], True])
+    # People with few faces: every (new face, reference face) pair at once.
+    small = sizes[flat_p] <= _SMALL_PERSON
+    sp, sq = flat_p[small], flat_q[small]
+    reps = sizes[sp]
+    if reps.sum():
+        pair_q = np.repeat(sq, reps)
+        pair_p = np.repeat(sp, reps)
+        offs = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        pair_r = ref_rows[np.repeat(starts[sp], reps) + offs]
+        step = 1 << 15
+        for s in range(0, pair_q.size, step):
+            v = np.einsum("ij,ij->i", Q[pair_q[s : s + step]], R[pair_r[s : s + step]])
+            hit = v >= smin
+            hit_q.append(pair_q[s : s + step][hit])
+            hit_p.append(pair_p[s : s + step][hit])
+            hit_s.append(v[hit].astype(np.float64))
+    # People with many faces: one matmul per person.
+    bp, bq = flat_p[~small], flat_q[~small]
+    by_p = np.argsort(bp, kind="stable")
+    bp, bq = bp[by_p], bq[by_p]
+    bounds = np.flatnonzero(np.r_[True, bp[1:] != bp[:-1], True]) if bp.size else np.zeros(0, np.int64)
     for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        person = int(flat_p[s])
-        qs = flat_q[s:e]
-        S = Q[qs] @ R[starts[person] : starts[person + 1]].T
+        person = int(bp[s])
+        qs = bq[s:e]
+        S = Q[qs] @ R[ref_rows[starts[person] : starts[person + 1]]].T
         i, _ = np.nonzero(S >= smin)
         if i.size == 0:
             continue
-        v = S[S >= smin]
         hit_q.append(qs[i])
         hit_p.append(np.full(i.size, person, dtype=np.int64))
-        hit_s.append(v.astype(np.float64))
+        hit_s.append(S[S >= smin].astype(np.float64))
     if not hit_q:
         return out
     hq, hp, hs = np.concatenate(hit_q), np.concatenate(hit_p), np.concatenate(hit_s)
+    if hq.size == 0:
+        return out
     # The k nearest hits of each face vote.
     o = np.lexsort((hp, -hs, hq))
     hq, hp, hs = hq[o], hp[o], hs[o]
@@ -519,10 +542,17 @@ def assign_to_people(
     out[wq[accept]] = people[up[winner[accept]]]
     score = np.full(nq, -np.inf)
     score[wq[accept]] = best[winner[accept]]
-    # Two new faces that must differ but won the same person: the closer one keeps it.
+    # New faces that must differ but won the same person: faces keep their person in order of
+    # closeness, skipping any whose cannot-linked partner already kept that person.
     if nn_pairs.shape[0]:
-        for a, b in nn_pairs[np.lexsort((nn_pairs[:, 1], nn_pairs[:, 0]))].tolist():
-            if out[a] >= 0 and out[a] == out[b]:
-                loser = b if (score[a] > score[b] or (score[a] == score[b] and a < b)) else a
-                out[loser] = -1
+        partners: dict[int, list[int]] = {}
+        for a, b in nn_pairs.tolist():
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+        won = out.copy()
+        out[:] = -1
+        rows = np.flatnonzero(won >= 0)
+        for r in rows[np.lexsort((rows, -score[rows]))].tolist():
+            if all(out[q] != won[r] for q in partners.get(r, ())):
+                out[r] = won[r]
     return out

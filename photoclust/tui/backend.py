@@ -1,8 +1,8 @@
 """The TUI's side of the library: one lock around the database connection and an LRU of thumbnails.
 
 Everything here runs in worker threads, never on Textual's event loop, and touches no widget.
-Business logic stays in :class:`photoclust.library.Library`; the two fallbacks below (unknown face
-groups and search) only stand in for library methods that may not exist yet, and use the facade alone.
+Business logic stays in :class:`photoclust.library.Library`; the one fallback below (unknown faces
+without grouping) only stands in for ``Library.unknown_groups`` until it exists.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Literal, TypeVar
 
 from PIL import Image as PILImage
 
-from photoclust.errors import NotFound
 from photoclust.library import Library
 from photoclust.types import Face, Person
 
@@ -118,22 +117,11 @@ class Backend:
         return self.call(run)
 
     def search(self, names: Sequence[str], mode: SearchMode) -> list[tuple[int, str]]:
-        """Photos with the named people: ``all`` of them, ``any`` of them, or ``only`` them (nobody else).
-
-        Uses ``Library.search(names, mode)`` when the library has it; otherwise computes it from
-        ``list_people``/``faces``/``photo_faces``. Returns ``(photo_id, path)`` sorted by path.
-        """
-        names = [n.strip() for n in names if n.strip()]
-        if not names:
+        """Photos with the named people: ``all`` of them, ``any`` of them, or ``only`` them (nobody else)."""
+        wanted = [n.strip() for n in names if n.strip()]
+        if not wanted:
             return []
-
-        def run(lib: Library) -> list[tuple[int, str]]:
-            finder = getattr(lib, "search", None)
-            if callable(finder):
-                return [(int(pid), str(path)) for pid, path in finder(list(names), mode)]
-            return _search_fallback(lib, names, mode)
-
-        return self.call(run)
+        return self.call(lambda lib: lib.search(wanted, mode))
 
     def photo(self, photo_id: int) -> PhotoView:
         def run(lib: Library) -> PhotoView:
@@ -154,29 +142,3 @@ def _decode(blob: bytes | None) -> PILImage.Image | None:
     except (OSError, ValueError):  # a damaged thumbnail shows as an empty tile, never as a crash
         return None
 
-
-def _search_fallback(lib: Library, names: list[str], mode: SearchMode) -> list[tuple[int, str]]:
-    people = lib.list_people(include_hidden=True)
-    per_name: list[set[int]] = []
-    for name in names:
-        ids = {p.id for p in people if p.name and p.name.casefold() == name.casefold()}
-        if not ids:
-            raise NotFound(f"no person named '{name}': check the spelling on the People screen")
-        per_name.append(ids)
-    photos: dict[int, str] = {}
-    sets: list[set[int]] = []
-    for ids in per_name:
-        s: set[int] = set()
-        for pid in ids:
-            for face in lib.faces(pid):
-                s.add(face.photo_id)
-                photos.setdefault(face.photo_id, face.path)
-        sets.append(s)
-    if mode == "any":
-        chosen = set().union(*sets)
-    else:
-        chosen = set.intersection(*sets)
-        if mode == "only":
-            wanted = set().union(*per_name)
-            chosen = {ph for ph in chosen if all(f.person_id in wanted for f, _n in lib.photo_faces(ph))}
-    return sorted(((ph, photos[ph]) for ph in chosen), key=lambda t: (t[1], t[0]))

@@ -228,8 +228,8 @@ class VirtualGrid(Widget, Generic[T], can_focus=True):
         wanted = cols * rows
         if len(self._tiles) < wanted:
             new = [self.make_tile() for _ in range(wanted - len(self._tiles))]
-            self._tiles.extend(new)
             await self.mount_all(new)
+            self._tiles.extend(new)  # only once composed: _sync may run meanwhile (data arriving)
         elif len(self._tiles) > wanted:
             extra = self._tiles[wanted:]
             self._tiles = self._tiles[:wanted]

@@ -77,8 +77,8 @@ class ScanProgress(Vertical):
 
     def _finish(self) -> None:
         self.query_one("#scan-phase", Static).update(f"{self._description}: done")
-        bar = self.query_one("#scan-bar", ProgressBar)
-        bar.update(total=self._total if self._total is not None else max(1, self._done), progress=bar.total)
+        total = self._total if self._total is not None else max(1, self._done)
+        self.query_one("#scan-bar", ProgressBar).update(total=total, progress=total)
 
     def _show_counts(self) -> None:
         of = f" of {self._total:,}" if self._total is not None else ""
