@@ -49,7 +49,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from photoclust.detect.quality import crop_transform, extract_crop, roll_angle, upright_turns, warp_crop  # noqa: E402
+from photoclust.detect.quality import (  # noqa: E402
+    FACE_TEMPLATE,
+    crop_transform,
+    extract_crop,
+    roll_angle,
+    roll_transform,
+    similarity_transform,
+    upright_turns,
+    warp_crop,
+)
 from photoclust.types import DetectedFace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,6 +178,8 @@ def make_crop(full: Image.Image, face: DetectedFace, variant: str) -> np.ndarray
         return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, "box"))
     if variant in ("roll", "similarity"):
         return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, variant))
+    if variant == "roll5":
+        return warp_crop(full, roll_transform(face.box, face.landmarks, full.size, angle=_template_roll(face)))
     if variant == "roll-reflect":
         return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, "roll"), pad="reflect")
     if variant == "roll-black":
@@ -268,7 +279,8 @@ def bootstrap_tar_diff(
     a: np.ndarray, b: np.ndarray, ids: np.ndarray, rounds: int, seed: int = 0
 ) -> tuple[float, float, float]:
     """TAR@FAR1e-3 of ``b`` minus that of ``a`` over ``rounds`` resamplings of the identities (with
-    replacement; a person drawn twice counts twice); returns the 5%, 50% and 95% quantiles."""
+    replacement; returns the 5%, 50% and 95% quantiles). A person drawn twice brings their genuine pairs
+    twice; pairs across two draws of one person are neither genuine nor impostor and are left out."""
     rng = np.random.default_rng(seed)
     names = np.unique(ids)
     members = [np.flatnonzero(ids == n) for n in names]
@@ -277,14 +289,15 @@ def bootstrap_tar_diff(
     for _ in range(rounds):
         pick = rng.integers(0, len(names), size=len(names))
         idx = np.concatenate([members[p] for p in pick])
-        # Copies of one person are different identities: label by draw.
-        lab = np.concatenate([np.full(len(members[p]), k) for k, p in enumerate(pick)])
+        draw = np.concatenate([np.full(len(members[p]), k) for k, p in enumerate(pick)])
+        person = pick[draw]
         iu = np.triu_indices(len(idx), k=1)
-        same = (lab[:, None] == lab[None, :])[iu]
+        same_draw = (draw[:, None] == draw[None, :])[iu]
+        other_person = (person[:, None] != person[None, :])[iu]
         tars = []
         for sim in sims:
             s = sim[np.ix_(idx, idx)][iu]
-            tars.append(tar_at(s[same], s[~same]))
+            tars.append(tar_at(s[same_draw], s[other_person]))
         diffs.append(tars[1] - tars[0])
     lo, mid, hi = np.quantile(diffs, [0.05, 0.5, 0.95])
     return float(lo), float(mid), float(hi)
@@ -357,6 +370,16 @@ def _residual_roll(face: DetectedFace) -> float:
     return roll_angle(frame.landmarks_to_frame(face.landmarks))
 
 
+def _template_roll(face: DetectedFace) -> float:
+    """The rotation of the least-squares similarity fit of ``FACE_TEMPLATE`` to all five landmarks (in the
+    frame turned upright by quarter turns), radians: a roll estimate that uses the mouth and nose too."""
+    from photoclust.detect.quality import Frame
+
+    frame = Frame((1, 1), upright_turns(face.landmarks))
+    a, _, _, d, _, _ = similarity_transform(FACE_TEMPLATE, frame.landmarks_to_frame(face.landmarks))
+    return math.atan2(d, a)
+
+
 def _reaches_past_edge(root: Path, det: Detections, i: int) -> bool:
     with Image.open(root / det.paths[i]) as im:
         w, h = ImageOps.exif_transpose(im).size
@@ -376,7 +399,7 @@ def main() -> None:
         "--variants",
         type=lambda s: [v for v in s.split(",") if v],
         default=list(BASE_VARIANTS),
-        help=f"comma-separated crop variants (default {','.join(BASE_VARIANTS)}; also roll-reflect, roll-black)",
+        help=f"comma-separated crop variants (default {','.join(BASE_VARIANTS)}; also roll5, roll-reflect, roll-black)",
     )
     ap.add_argument("--bootstrap", type=int, default=0, help="identity-bootstrap rounds for the TAR difference")
     ap.add_argument("--edges", action="store_true", help="count crops that reach past the photo (reads sizes)")

@@ -225,7 +225,7 @@ def test_two_people_always_photographed_together_are_never_merged() -> None:
 
 
 @st.composite
-def _constrained_problem(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray, str]:
+def _constrained_problem(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray, ClusterParams]:
     seed = draw(st.integers(0, 2**16))
     n_people = draw(st.integers(0, 6))
     sizes = [draw(st.integers(2, 25)) for _ in range(n_people)]
@@ -257,15 +257,24 @@ def _constrained_problem(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[
         fg = rng.integers(0, len(groups), size=f.shape)
         forbidden = np.hstack([f, fg])
         forbidden = forbidden[group[forbidden[:, 0]] != forbidden[:, 1]]
-    path = draw(st.sampled_from(sorted(PATHS)))
-    return d.X, pairs, groups, forbidden, path
+    params = replace(
+        PATHS[draw(st.sampled_from(sorted(PATHS)))],
+        min_cluster_size=draw(st.integers(2, 4)),
+        min_samples=draw(st.integers(1, 3)),
+        cluster_selection_method=draw(st.sampled_from(["eom", "leaf"])),
+        cluster_selection_epsilon=draw(st.sampled_from([0.0, 0.3])),
+        allow_single_cluster=draw(st.booleans()),
+        evict_fraction=draw(st.sampled_from([0.0, 0.1, 0.5])),
+        merge_threshold=draw(st.sampled_from([0.0, 0.25, 0.7])),
+        reattach_threshold=draw(st.sampled_from([0.0, 0.35, 0.7])),
+    )
+    return d.X, pairs, groups, forbidden, params
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_constrained_problem())
 def test_every_constraint_is_honoured(problem) -> None:
-    X, pairs, groups, forbidden, path = problem
-    params = replace(PATHS[path], min_cluster_size=2 if len(X) % 2 else 3, min_samples=1 + len(X) % 3)
+    X, pairs, groups, forbidden, params = problem
     labels = cluster_faces(X, params, cannot_link=pairs, must_link=groups, forbidden=forbidden)
     assert labels.shape == (len(X),)
     assert _cannot_link_ok(labels, pairs)

@@ -21,13 +21,22 @@ from PIL import Image, ImageFilter, ImageOps
 from photoclust import config
 from photoclust.detect import Detector, analyse_faces, to_rgb
 from photoclust.detect.quality import (
+    CROP_ALIGN,
+    FACE_TEMPLATE,
     Frame,
+    apply_affine,
     crop_box,
+    crop_transform,
     extract_crop,
+    face_crop,
+    invert_affine,
     laplacian_variance,
     quality_flags,
+    roll_angle,
+    similarity_transform,
     thumbnail_jpeg,
     upright_turns,
+    warp_crop,
     yaw_from_landmarks,
 )
 from photoclust.types import Box, DetectedFace, FaceCrop
@@ -163,6 +172,152 @@ def test_upright_turns_from_landmarks() -> None:
         assert upright_turns(photo_landmarks) == turns
         assert yaw_from_landmarks(photo_landmarks) == pytest.approx(0.0, abs=1e-12)
     assert upright_turns(()) == 0
+
+
+# --- aligned crops (roll / similarity; benchmarks/eval_align.py measures them) ------------------------------
+
+
+def rotated_face(degrees: float, centre: tuple[float, float] = (300.0, 250.0), side: float = 120.0) -> DetectedFace:
+    """An upright frontal face of box side ``side`` turned by ``degrees`` counter-clockwise (as seen on
+    screen) about ``centre``; the box is the axis-aligned square of the same side around it, as MTCNN's."""
+    t = math.radians(degrees)
+    cos, sin = math.cos(t), math.sin(t)
+    cx, cy = centre
+    # FRONTAL_LANDMARKS (40 px between the eyes) scaled to a box of side `side`, centred on `centre`.
+    k = side / 60.0
+    pts = [((x - 60.0) * k, (y - 70.0) * k) for x, y in FRONTAL_LANDMARKS]
+    landmarks = tuple((cx + cos * x + sin * y, cy - sin * x + cos * y) for x, y in pts)
+    return face((cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), landmarks=landmarks)
+
+
+def crop_landmarks(f: DetectedFace, size: tuple[int, int], align: str) -> np.ndarray:
+    m = crop_transform(f.box, f.landmarks, size, align)  # type: ignore[arg-type]
+    return np.array(apply_affine(invert_affine(m), f.landmarks))
+
+
+def test_default_crop_is_the_measured_choice() -> None:
+    assert CROP_ALIGN == "box"
+
+
+def test_roll_angle() -> None:
+    assert roll_angle(FRONTAL_LANDMARKS) == 0.0
+    assert roll_angle(rotated_face(25).landmarks) == pytest.approx(math.radians(-25))  # y points down
+    assert roll_angle(rotated_face(-40).landmarks) == pytest.approx(math.radians(40))
+    assert roll_angle(()) == 0.0
+    assert roll_angle(((3.0, 4.0), (3.0, 4.0))) == 0.0
+
+
+def test_box_map_reproduces_extract_crop_when_the_bounds_are_whole(photo: Image.Image) -> None:
+    # The widened boxes below have whole-pixel bounds inside the photo: warp_crop then gives extract_crop's
+    # pixels exactly (both shrink with Pillow's bilinear filter); enlarging differs by rounding only.
+    for box in [(116.0, 116.0, 244.0, 244.0), (100.0, 100.0, 420.0, 420.0), (200.0, 150.0, 328.0, 278.0)]:
+        got = warp_crop(photo, crop_transform(box, face(box).landmarks, photo.size, "box"))
+        np.testing.assert_array_equal(got, extract_crop(photo, box), err_msg=str(box))
+    small: Box = (116.0, 116.0, 180.0, 180.0)
+    got = warp_crop(photo, crop_transform(small, face(small).landmarks, photo.size, "box"))
+    assert np.abs(got.astype(int) - extract_crop(photo, small).astype(int)).mean() < 2
+
+
+@pytest.mark.parametrize("degrees", [-40, -25, -10, 0, 10, 25, 40, 65, 90, 135, 180, 270])
+def test_roll_crop_levels_the_eyes_and_keeps_the_box_scale(degrees: float) -> None:
+    f = rotated_face(degrees)
+    lm = crop_landmarks(f, (640, 480), "roll")
+    (lx, ly), (rx, ry), _, (mlx, mly), (mrx, mry) = lm
+    assert ly == pytest.approx(ry, abs=1e-6) and lx < rx  # level, left eye on the left
+    assert mly > ly and mry > ry  # upright: mouth below the eyes
+    # Same scale and centre as the plain box crop of the upright face: box side * 160 / 128 source pixels.
+    upright = crop_landmarks(rotated_face(0), (640, 480), "box")
+    np.testing.assert_allclose(lm, upright, atol=1e-6)
+    m = crop_transform(f.box, f.landmarks, (640, 480), "roll")
+    assert apply_affine(m, ((80.0, 80.0),))[0] == pytest.approx((300.0, 250.0))
+    assert math.hypot(m[0], m[3]) == pytest.approx(120.0 / 128.0)
+
+
+@pytest.mark.parametrize("degrees", [0, 30, -35, 90, 200])
+def test_similarity_crop_puts_the_landmarks_on_the_template(degrees: float) -> None:
+    t, k = math.radians(degrees), 0.7
+    m = (k * math.cos(t), k * math.sin(t), 250.0, -k * math.sin(t), k * math.cos(t), 200.0)
+    f = face((250.0, 200.0, 350.0, 300.0), landmarks=apply_affine(m, FACE_TEMPLATE))
+    np.testing.assert_allclose(crop_landmarks(f, (640, 480), "similarity"), FACE_TEMPLATE, atol=1e-6)
+    # Landmarks off the template's shape: the least-squares fit still levels a symmetric face.
+    lm = crop_landmarks(rotated_face(degrees, side=90.0), (640, 480), "similarity")
+    assert lm[0][1] == pytest.approx(lm[1][1], abs=1e-6) and lm[0][0] < lm[1][0] < 160
+
+
+def test_similarity_transform_and_affine_helpers() -> None:
+    t, k, shift = 0.3, 1.7, (12.0, -5.0)
+    m = (k * math.cos(t), -k * math.sin(t), shift[0], k * math.sin(t), k * math.cos(t), shift[1])
+    dst = apply_affine(m, FACE_TEMPLATE)
+    np.testing.assert_allclose(similarity_transform(FACE_TEMPLATE, dst), m, atol=1e-9)
+    np.testing.assert_allclose(apply_affine(invert_affine(m), dst), FACE_TEMPLATE, atol=1e-9)
+    # Noisy points: the least-squares fit is still a similarity.
+    noisy = tuple((x + (-1) ** i, y + 0.5 * i) for i, (x, y) in enumerate(dst))
+    a, b, _, d, e, _ = similarity_transform(FACE_TEMPLATE, noisy)
+    assert a == pytest.approx(e) and b == pytest.approx(-d)
+    with pytest.raises(ValueError):
+        similarity_transform(FACE_TEMPLATE, dst[:3])
+    with pytest.raises(ValueError):
+        invert_affine((0.0, 0.0, 1.0, 0.0, 0.0, 1.0))
+    with pytest.raises(ValueError):
+        crop_transform((0.0, 0.0, 10.0, 10.0), FRONTAL_LANDMARKS, (20, 20), "bogus")  # type: ignore[arg-type]
+
+
+def test_warped_crops_at_the_photo_border_repeat_edge_pixels() -> None:
+    # A bright photo (no black pixel) with a tilted face in its corner: the rotated square reaches past the
+    # photo, and the part outside repeats (or mirrors) the photo's edge instead of being black.
+    rng = np.random.default_rng(3)
+    im = Image.fromarray(rng.integers(60, 250, size=(200, 300, 3), dtype=np.uint8))
+    for centre in [(10.0, 10.0), (295.0, 100.0), (150.0, 198.0), (-80.0, -80.0), (1000.0, 40.0)]:
+        f = rotated_face(30, centre=centre, side=80.0)
+        for align in ("roll", "similarity", "box"):
+            m = crop_transform(f.box, f.landmarks, im.size, align)  # type: ignore[arg-type]
+            for pad in ("edge", "reflect"):
+                crop = warp_crop(im, m, pad=pad)  # type: ignore[arg-type]
+                assert crop.shape == (160, 160, 3) and crop.dtype == np.uint8
+                assert crop.min() >= 55, (centre, align, pad)
+        if centre == (10.0, 10.0):
+            black = warp_crop(im, crop_transform(f.box, f.landmarks, im.size, "roll"), pad="black")
+            assert (black.max(axis=2) == 0).mean() > 0.1
+    # Inside the photo the padding makes no difference.
+    f = rotated_face(30, centre=(150.0, 100.0), side=60.0)
+    m = crop_transform(f.box, f.landmarks, im.size, "roll")
+    np.testing.assert_array_equal(warp_crop(im, m, pad="edge"), warp_crop(im, m, pad="black"))
+
+
+def test_warp_crop_of_a_large_face_matches_the_same_face_smaller(photo: Image.Image) -> None:
+    # The source is shrunk by a whole factor before warping when the face is much larger than the crop.
+    f = rotated_face(20, centre=(250.0, 250.0), side=200.0)
+    big = photo.resize((photo.width * 6, photo.height * 6), Image.Resampling.BICUBIC)
+    fb = DetectedFace(
+        box=tuple(v * 6 for v in f.box),  # type: ignore[arg-type]
+        landmarks=tuple((x * 6, y * 6) for x, y in f.landmarks),
+        probability=f.probability,
+    )
+    for align in ("roll", "similarity"):
+        a = face_crop(photo, f, align)  # type: ignore[arg-type]
+        b = face_crop(big, fb, align)  # type: ignore[arg-type]
+        assert np.abs(a.astype(int) - b.astype(int)).mean() < 4, align
+
+
+@pytest.mark.parametrize("align", ["box", "roll", "similarity"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 2), (40, 25)])
+def test_every_alignment_works_on_tiny_images(size: tuple[int, int], align: str) -> None:
+    im = Image.new("RGB", size, (120, 90, 60))
+    w, h = size
+    faces = [face((0.0, 0.0, float(w), float(h))), face((-5.0, -5.0, w + 5.0, h + 5.0)), rotated_face(30)]
+    for c in analyse_faces(im, faces, align=align):  # type: ignore[arg-type]
+        assert_valid_crop(c)
+        assert (c.crop == (120, 90, 60)).all()
+
+
+def test_analyse_faces_with_roll_alignment(photo: Image.Image) -> None:
+    f = face((150.0, 120.0, 260.0, 240.0))  # level eyes: the roll crop is the box crop (up to rounding)
+    (plain,) = analyse_faces(photo, [f])
+    (rolled,) = analyse_faces(photo, [f], align="roll")
+    assert_valid_crop(rolled)
+    np.testing.assert_array_equal(plain.crop, extract_crop(photo, f.box))
+    assert image_distance(Image.fromarray(plain.crop), Image.fromarray(rolled.crop)) < 8
+    assert rolled.thumbnail == plain.thumbnail and rolled.quality.yaw == plain.quality.yaw
 
 
 # --- quality measures ---------------------------------------------------------------------------------------
@@ -471,3 +626,47 @@ def test_analyse_faces_on_real_detections(detector: Detector) -> None:
     small = analyse_faces(load(GROUP / "dlib_2008_002470.jpg"), detector.detect(load(GROUP / "dlib_2008_002470.jpg")))
     assert any("small" in c.quality.flags for c in small)
     assert all(c.quality.size_px < 60 for c in small)
+
+
+def eye_tilt_degrees(landmarks: tuple[tuple[float, float], ...]) -> float:
+    return math.degrees(roll_angle(landmarks))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("degrees", [25, -25])
+def test_roll_crop_of_a_tilted_real_face_has_level_eyes(detector: Detector, degrees: float) -> None:
+    im = load(PHOTOS / "obama" / "01.jpg")
+    # Turned with Pillow, the corners filled with grey; MTCNN still finds the tilted face.
+    tilted = im.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
+    (f,) = detector.detect(tilted)
+    assert abs(eye_tilt_degrees(f.landmarks) + degrees) < 6  # counter-clockwise on screen: negative in y-down
+    box_crop, roll_crop = (face_crop(tilted, f, a) for a in ("box", "roll"))
+    # Re-detected on the crops: the plain crop keeps the tilt, the roll crop has level eyes.
+    (in_box,) = detector.detect(Image.fromarray(box_crop))
+    (in_roll,) = detector.detect(Image.fromarray(roll_crop))
+    assert abs(eye_tilt_degrees(in_box.landmarks) + degrees) < 6
+    assert abs(eye_tilt_degrees(in_roll.landmarks)) < 3
+    # ... and looks like the plain crop of the upright photo, at the same scale.
+    (upright,) = detector.detect(im)
+    upright_crop = face_crop(im, upright, "box")
+    assert image_distance(Image.fromarray(roll_crop), Image.fromarray(upright_crop)) < 0.6 * image_distance(
+        Image.fromarray(box_crop), Image.fromarray(upright_crop)
+    )
+    assert iou(in_roll.box, detector.detect(Image.fromarray(upright_crop))[0].box) > 0.6
+
+
+@pytest.mark.slow
+def test_aligned_crops_of_a_real_face_at_the_photo_border(detector: Detector) -> None:
+    im = load(PHOTOS / "obama" / "01.jpg")
+    tilted = im.rotate(20, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
+    (f,) = detector.detect(tilted)
+    # Cut the photo through the middle of the face: the crop reaches far past the left edge.
+    cx = round((f.box[0] + f.box[2]) / 2)
+    part = tilted.crop((cx - 40, 0, tilted.width, tilted.height))
+    faces = detector.detect(part)
+    assert faces, "MTCNN lost the half face"
+    for align in ("box", "roll", "similarity"):
+        (c,) = analyse_faces(part, faces[:1], align=align)  # type: ignore[arg-type]
+        assert_valid_crop(c)
+        # Edge pixels repeated, never black (the photo has no black column at its edge).
+        assert (c.crop.max(axis=2) < 8).mean() < 0.01, align

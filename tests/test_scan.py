@@ -228,7 +228,7 @@ def test_no_network_connection_is_attempted_during_a_scan(tmp_path: Path, photos
         socket.create_connection(("127.0.0.1", 9), timeout=1)
     # ... and a fresh scan (model conversion included, in this process) runs under it
     folder = tmp_path / "p"
-    copy_sample(photos_dir, folder, ["kit_harington/01.jpg"])
+    copy_sample(photos_dir, folder, ["kit_harington/03.jpg"])
     with Library(tmp_path / "n.db") as lib:
         report = lib.scan([folder], settings=ONE_WORKER)
     assert report.new == 1 and report.faces >= 1

@@ -143,7 +143,9 @@ def build_library(db_path: Path, *, people: bool = True) -> dict[str, list[int]]
         for box, who in zip(boxes, identities, strict=True):
             face = DetectedFace(tuple(float(v) for v in box), ((0.0, 0.0),) * 5, 0.999)  # type: ignore[arg-type]
             size = float(min(box[2] - box[0], box[3] - box[1]))
-            faces.append(FaceCrop(face, FaceQuality(size, 100.0, 0.0, ()), np.zeros((0,), np.uint8), thumbnail(img, box)))
+            faces.append(
+                FaceCrop(face, FaceQuality(size, 100.0, 0.0, ()), np.zeros((0,), np.uint8), thumbnail(img, box))
+            )
             key = who or f"stranger-{len(owners)}"
             centre = centres.setdefault(key, rng.normal(size=512))
             vec = centre + 0.3 * rng.normal(size=512)
@@ -534,7 +536,11 @@ async def test_search(app: PhotoclustApp, keys: list[str], expected: list[str]) 
         await settle(pilot)
         await press(pilot, "ctrl+f")
         assert isinstance(app.screen, SearchScreen)
-        await type_text(pilot, "barack obama, joe biden")
+        await type_text(pilot, "bar")
+        await press(pilot, "right")  # accept the suggested name
+        await type_text(pilot, ", jo")
+        await press(pilot, "right")
+        assert app.screen.query_one("#names", Input).value == "Barack Obama, Joe Biden"
         await press(pilot, "enter", *keys)
         results = [str(o.prompt) for o in app.screen.query_one("#results", OptionList).options]
         assert sorted(results) == expected
@@ -549,6 +555,12 @@ async def test_search_only_these_people(app: PhotoclustApp, check: Library, face
     # named one of the searched people; a photo of Obama alone is "only Obama"
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "ctrl+f")
+        await type_text(pilot, "obama")  # a name is matched whole: nobody is called "obama"
+        await press(pilot, "enter")
+        assert "no person named 'obama': did you mean 'Barack Obama'?" in str(
+            app.screen.query_one("#search-status").render()
+        )
+        await press(pilot, "ctrl+a", "ctrl+k")
         await type_text(pilot, "barack obama")
         await press(pilot, "f7", "enter")
         results = [str(o.prompt) for o in app.screen.query_one("#results", OptionList).options]

@@ -1,15 +1,19 @@
-"""HDBSCAN's hierarchy with cannot-link aware cluster selection.
+"""HDBSCAN's hierarchy with constraint-aware cluster selection.
 
-Steps: mutual-reachability minimum spanning tree (exact from a dense distance matrix, or approximate on a
-k-nearest-neighbour graph) -> single-linkage tree -> condensed tree (the ``hdbscan`` package's Cython
-``label``/``condense_tree``/``compute_stability``) -> our own flat cluster selection.
+Steps: mutual-reachability minimum spanning tree (exact from a dense distance matrix, or on a
+k-nearest-neighbour graph; with exact neighbours both give the same clusters on our benchmarks) ->
+single-linkage tree -> condensed tree and stabilities (the ``hdbscan`` package's Cython
+``condense_tree``/``compute_stability``) -> our own flat cluster selection, which is HDBSCAN's (excess
+of mass or leaf, ``cluster_selection_epsilon``) with these changes:
 
-The selection is HDBSCAN's (excess of mass or leaf, plus ``cluster_selection_epsilon``) with one change:
-a node of the condensed tree that contains both faces of a cannot-link pair, or faces of two different
-must-link groups, is *invalid* and never selected; the search continues in its children. An invalid
-leaf (no children to fall back on) is split by constrained single linkage over its own MST edges:
-edges are added in increasing weight, skipping any that would join conflicting faces; the resulting
-parts of at least ``min_cluster_size`` faces are clusters, the rest noise.
+* a node of the condensed tree holding faces of two must-link groups is never selected;
+* a node holding cannot-link pairs is selected only if dropping a few faces (``evict_fraction``)
+  resolves them, its value scaled down accordingly; otherwise the search continues in its children,
+  and a conflicted leaf is split by constrained single linkage over its own MST edges (edges in
+  increasing weight, skipping any that would join conflicting faces);
+* a face that trailed off its cluster at a mutual-reachability distance above ``max_join`` is noise
+  (HDBSCAN would give it the cluster's label however far away it was);
+* with no split at all below the root, the root is a candidate (a small input that is one person).
 """
 
 from __future__ import annotations

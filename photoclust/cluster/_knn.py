@@ -1,11 +1,17 @@
 """k-nearest-neighbour graphs of unit vectors by cosine similarity (numpy matmul, no extra deps).
 
-``knn_exact`` is brute force in row blocks (O(n²·d) flops, fine to ~20k faces). ``knn_ivf`` is an
-inverted-file index: spherical k-means cells; every point is filed in its two nearest cells; the
-queries of one cell are compared, in one matmul, with the points filed in the ``nprobe`` cells whose
-centroids are nearest to that cell's centroid. Faces of one person sit in a few neighbouring cells, so
-recall of the true neighbours is high where it matters (inside identities); for "strangers" the
-neighbours found may be farther than the true ones, which only makes them more noise-like.
+``knn_exact`` is brute force in row blocks (O(n²·d) flops, fine to ~20k faces).
+
+``knn_ivf`` is an inverted-file index for larger sets: spherical k-means cells of ~``cell_size`` faces
+(trained on a sample, 2 iterations); every face is *filed* in its ``nfile`` nearest cells and *queries*
+its ``nprobe`` nearest cells; each cell then compares its queries with its filed faces in one matmul
+(single-threaded BLAS: these are small). Probing from each face's own nearest cells (rather than from
+its cell's neighbours) matters: in 512-d a person with three photos pulls no centroid towards them, so
+their faces land in unrelated cells unless each face looks where *it* is close.
+
+``refine_knn`` then fixes the graph where it is thin (reverse edges; neighbours of close neighbours).
+On synthetic faces (worst case: isotropic identities, most with 2-5 faces) 98% of the close
+neighbours of 100k faces are found with ~1/13 of brute force's dot products.
 
 Both return ``(idx, sim)``: ``int64``/``float32`` arrays ``(n, k)``, neighbours in decreasing similarity,
 the point itself excluded. Rows of points with fewer than ``k`` others are padded with ``idx = -1``,
@@ -128,7 +134,7 @@ def knn_ivf(
     nprobe: int = 8,
     nfile: int = 2,
     seed: int = 0,
-    kmeans_iters: int = 3,
+    kmeans_iters: int = 2,
     kmeans_sample: int = 20,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = X.shape[0]

@@ -168,6 +168,9 @@ def extract_crop(full: Image.Image, box: Box, turns: int = 0) -> np.ndarray:
 CropAlign = Literal["box", "roll", "similarity"]
 PadMode = Literal["edge", "reflect", "black"]
 
+# The crop ``analyse_faces`` makes by default (see the module docs for the measurement behind it).
+CROP_ALIGN: CropAlign = "box"
+
 # Five MTCNN landmarks (left eye, right eye, nose, mouth left, mouth right) of an average upright, frontal
 # face in the 160-px box crop (box plus margin 32): the target of the "similarity" alignment.
 # Generalised Procrustes mean (scale and centre of the plain mean, made left-right symmetric) of the 1,436
@@ -256,14 +259,17 @@ def roll_transform(
     size: int = config.CROP_SIZE,
     margin: int = config.CROP_MARGIN,
     level: bool = True,
+    angle: float | None = None,
 ) -> Affine:
     """The ``warp_crop`` map of the roll-corrected box crop: the box plus margin (as ``crop_box``, but
     not clamped to the photo nor rounded), turned upright by quarter turns (``upright_turns``) and then
-    (``level``) rotated about its centre by the remaining tilt of the eye line, so the eyes are level."""
+    (``level``) rotated about its centre by the remaining tilt of the eye line, so the eyes are level.
+    ``angle`` (radians, in the upright frame) overrides the eye line's tilt."""
     turns = upright_turns(landmarks)
     frame = Frame(image_size, turns)
     x1, y1, x2, y2 = frame.box_to_frame(box)
-    angle = roll_angle(frame.landmarks_to_frame(landmarks)) if level else 0.0
+    if angle is None:
+        angle = roll_angle(frame.landmarks_to_frame(landmarks)) if level else 0.0
     cos, sin = math.cos(angle), math.sin(angle)
     bw = (x2 - x1) * size / (size - margin)
     bh = (y2 - y1) * size / (size - margin)
@@ -391,10 +397,18 @@ def thumbnail_jpeg(full: Image.Image, box: Box, size: int = config.THUMB_SIZE, t
     return buf.getvalue()
 
 
-def analyse_face(full: Image.Image, face: DetectedFace) -> FaceCrop:
-    """Crop, measure and thumbnail one face. ``full``: the full-resolution RGB photo."""
+def face_crop(full: Image.Image, face: DetectedFace, align: CropAlign = CROP_ALIGN) -> np.ndarray:
+    """The 160x160 crop of ``face`` for ``align``: "box" is ``extract_crop`` (facenet-pytorch's crop, turned
+    upright by quarter turns); "roll" and "similarity" are ``warp_crop`` of ``crop_transform``."""
+    if align == "box":
+        return extract_crop(full, face.box, upright_turns(face.landmarks))
+    return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, align))
+
+
+def analyse_face(full: Image.Image, face: DetectedFace, align: CropAlign = CROP_ALIGN) -> FaceCrop:
+    """Crop (``face_crop``), measure and thumbnail one face. ``full``: the full-resolution RGB photo."""
     turns = upright_turns(face.landmarks)
-    crop = extract_crop(full, face.box, turns)
+    crop = face_crop(full, face, align)
     size_px = float(min(face.box[2] - face.box[0], face.box[3] - face.box[1]))
     blur = laplacian_variance(crop)
     yaw = yaw_from_landmarks(Frame(full.size, turns).landmarks_to_frame(face.landmarks))
@@ -405,9 +419,9 @@ def analyse_face(full: Image.Image, face: DetectedFace) -> FaceCrop:
     return FaceCrop(detection=face, quality=quality, crop=crop, thumbnail=thumbnail)
 
 
-def analyse_faces(full: Image.Image, faces: list[DetectedFace]) -> list[FaceCrop]:
+def analyse_faces(full: Image.Image, faces: list[DetectedFace], align: CropAlign = CROP_ALIGN) -> list[FaceCrop]:
     """``analyse_face`` for each face, in the given order. ``full`` may be any mode (made RGB here)."""
     if not faces:
         return []
     rgb = to_rgb(full)
-    return [analyse_face(rgb, f) for f in faces]
+    return [analyse_face(rgb, f, align) for f in faces]

@@ -25,7 +25,6 @@ from textual.widget import Widget
 from photoclust.config import ScanSettings
 from photoclust.errors import NothingToUndo, PhotoclustError
 from photoclust.library import Library
-from photoclust.types import Person, ScanReport
 from photoclust.tui.backend import Backend
 from photoclust.tui.screens.base import DataScreen
 from photoclust.tui.screens.dialogs import PersonPicker, PromptScreen
@@ -38,6 +37,7 @@ from photoclust.tui.screens.scan import ScanScreen
 from photoclust.tui.screens.search import SearchScreen
 from photoclust.tui.screens.unknown import UnknownScreen
 from photoclust.tui.widgets.progress import ScanProgress
+from photoclust.types import Person, ScanReport
 
 R = TypeVar("R")
 Renderer = Literal["auto", "halfcell", "unicode", "sixel", "tgp"]
@@ -86,6 +86,22 @@ def open_in_viewer(path: str) -> str | None:
     return None
 
 
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker now, with the real stderr.
+
+    The scan's process pool starts the tracker on first use, passing it ``sys.stderr.fileno()``; under
+    Textual that is -1 (Textual captures stderr) and spawning fails with "bad value(s) in fds_to_keep".
+    """
+    from multiprocessing import resource_tracker
+
+    saved = sys.stderr
+    try:
+        sys.stderr = sys.__stderr__
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = saved
+
+
 class PhotoclustApp(App[None]):
     """The terminal UI over one photo library."""
 
@@ -94,13 +110,14 @@ class PhotoclustApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # The footer shows Help and Undo everywhere; the People screen shows the others too.
         Binding("question_mark,f1", "help", "Help"),
         Binding("ctrl+z", "undo", "Undo"),
-        Binding("ctrl+y", "redo", "Redo"),
-        Binding("ctrl+l", "history", "History"),
-        Binding("ctrl+u", "unknown", "Unknown faces"),
-        Binding("ctrl+f", "search", "Search"),
-        Binding("ctrl+s", "scan", "Scan"),
+        Binding("ctrl+y", "redo", "Redo", show=False),
+        Binding("ctrl+l", "history", "History", show=False),
+        Binding("ctrl+u", "unknown", "Unknown faces", show=False),
+        Binding("ctrl+f", "search", "Search", show=False),
+        Binding("ctrl+s", "scan", "Scan", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -119,6 +136,7 @@ class PhotoclustApp(App[None]):
         self.scanning = False
         self.last_scan: ScanReport | None = None
         self._stop_scan = threading.Event()
+        self._progress: ScanProgress | None = None
         self._thumb_pending: set[int] = set()
         self._picture_listeners: list[Callable[[], None]] = []
         self.sub_title = library.db_path.name
@@ -280,6 +298,8 @@ class PhotoclustApp(App[None]):
         self.scanning = True
         self._stop_scan.clear()
         progress.reset()
+        start_resource_tracker()
+        self._progress = progress
         self._scan(paths, progress)
 
     def cancel_scan(self) -> None:
@@ -294,7 +314,9 @@ class PhotoclustApp(App[None]):
         # The scan writes through its own connection, so the app's reads and edits never wait on it.
         try:
             with Library(self.backend.library.db_path) as lib:
-                report = lib.scan(paths, settings=self.scan_settings, progress=progress, should_stop=self._stop_scan.is_set)
+                report = lib.scan(
+                    paths, settings=self.scan_settings, progress=progress, should_stop=self._stop_scan.is_set
+                )
                 cluster = getattr(lib, "cluster", None)
                 if callable(cluster) and not report.interrupted:
                     progress.start(None, "Finding people")
@@ -313,11 +335,13 @@ class PhotoclustApp(App[None]):
         if report is not None:
             self.last_scan = report
             state = "Scan interrupted" if report.interrupted else "Scan finished"
-            self.notify(
+            summary = (
                 f"{state}: {report.new} new, {report.changed} changed, {report.unchanged} unchanged photos,"
-                f" {report.faces} faces, {report.unreadable} unreadable ({report.seconds:.0f} s)",
-                timeout=8,
+                f" {report.faces} faces, {report.unreadable} unreadable ({report.seconds:.0f} s)"
             )
+            self.notify(summary, timeout=8)
+            if self._progress is not None and self._progress.is_attached:
+                self._progress.done(summary)
         self.library_changed()
 
     def on_scan_progress_updated(self, message: ScanProgress.Updated) -> None:

@@ -35,11 +35,17 @@ class PhotoView:
 
 
 class Backend:
-    """Serialised access to one :class:`Library` from any thread, with a thumbnail cache."""
+    """Serialised access to one :class:`Library` from any thread, with a thumbnail cache.
+
+    Thumbnails are read through a second connection to the same database (SQLite in WAL mode lets
+    it read while the first one works), so pictures never wait behind a slow query or an edit.
+    """
 
     def __init__(self, library: Library, thumbnails: int = 4096) -> None:
         self.library = library
         self.lock = threading.RLock()
+        self._reader: Library | None = None
+        self._reader_lock = threading.Lock()
         self._thumb_lock = threading.Lock()
         self._thumbs: OrderedDict[int, PILImage.Image | None] = OrderedDict()
         self._thumb_capacity = thumbnails
@@ -53,6 +59,10 @@ class Backend:
     def close(self) -> None:
         with self.lock:
             self.library.close()
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     # -- thumbnails: decoded once, kept in memory (LRU) -------------------------------------
     def has_thumbnail(self, face_id: int) -> bool:
@@ -72,8 +82,10 @@ class Backend:
         todo = [i for i in dict.fromkeys(face_ids) if not self.has_thumbnail(i)]
         if not todo:
             return
-        with self.lock:
-            blobs = [(i, self.library.thumbnail(i)) for i in todo]
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = Library(self.library.db_path, create=False)
+            blobs = [(i, self._reader.thumbnail(i)) for i in todo]
         for face_id, blob in blobs:
             img = _decode(blob)
             with self._thumb_lock:
@@ -141,4 +153,3 @@ def _decode(blob: bytes | None) -> PILImage.Image | None:
             return img.convert("RGB")
     except (OSError, ValueError):  # a damaged thumbnail shows as an empty tile, never as a crash
         return None
-

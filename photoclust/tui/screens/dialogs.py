@@ -146,4 +146,3 @@ class PersonPicker(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-

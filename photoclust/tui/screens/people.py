@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
-from photoclust.types import Person
 from photoclust.tui.screens.base import DataScreen
 from photoclust.tui.widgets.grid import PeopleGrid, UnknownEntry, VirtualGrid
+from photoclust.types import Person
 
 
 class FilterInput(Input):
@@ -58,8 +58,12 @@ class PeopleScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "name", "Name"),
         Binding("f4", "merge", "Merge"),
-        Binding("f8", "hide", "Hide/unhide"),
+        Binding("f8", "hide", "Hide"),
         Binding("f7", "toggle_hidden", "Show hidden"),
+        Binding("ctrl+u", "app.unknown", "Unknown"),
+        Binding("ctrl+f", "app.search", "Search"),
+        Binding("ctrl+s", "app.scan", "Scan"),
+        Binding("ctrl+l", "app.history", "History"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -84,14 +88,14 @@ class PeopleScreen(DataScreen):
 
     # -- data -----------------------------------------------------------------------------------
     def load(self) -> None:
-        backend = self.papp.backend
-        self.fetch(backend.people, self._show_people, group="people")
-        self.fetch(backend.unknown_summary, self._show_unknown, group="unknown")
+        self.fetch(self.papp.backend.people, self._show_people, group="people")
 
     def _show_people(self, people: list[Person]) -> None:
         self.people = people
         self.loaded = True
         self._apply()
+        # counted once the cards are up: the count must not delay them
+        self.fetch(self.papp.backend.unknown_summary, self._show_unknown, group="unknown")
 
     def _show_unknown(self, summary: tuple[int, int | None]) -> None:
         self.unknown = UnknownEntry(*summary)
@@ -115,7 +119,7 @@ class PeopleScreen(DataScreen):
         grid = self.query_one(PeopleGrid)
         if not self.loaded:
             return
-        named = sum(1 for p in self.people if p.name)
+        named = sum(1 for p in self.people if p.name and not p.hidden)
         hidden = sum(1 for p in self.people if p.hidden)
         visible = sum(1 for i in grid.items if isinstance(i, Person))
         first, last = grid.visible_range

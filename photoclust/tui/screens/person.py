@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Static
 
 from photoclust.errors import NotFound, PhotoclustError
-from photoclust.types import Face, Person
 from photoclust.tui.screens.base import DataScreen, short_date, short_path
 from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+from photoclust.types import Face, Person
 
 
 def face_line(face: Face | None, selected: int) -> str:
@@ -33,17 +33,17 @@ class PersonScreen(DataScreen):
     """The faces of one person. Edits apply to the selected faces, or to the face under the cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
+        Binding("escape", "back", "Back", show=False),
         Binding("n,f2", "name", "Name"),
-        Binding("m,f4", "merge", "Merge into"),
-        Binding("s", "split", "Split off"),
-        Binding("v", "move", "Move to"),
+        Binding("m,f4", "merge", "Merge"),
+        Binding("s", "split", "Split"),
+        Binding("v", "move", "Move"),
         Binding("r", "remove", "Not this person"),
         Binding("c", "confirm", "Confirm"),
         Binding("p", "cover", "Cover"),
         Binding("x", "not_face", "Not a face"),
-        Binding("h,f8", "hide", "Hide/unhide"),
-        Binding("o", "open", "Open file"),
+        Binding("h,f8", "hide", "Hide"),
+        Binding("o", "open", "Open"),
     ]
 
     def __init__(self, person_id: int) -> None:
@@ -91,6 +91,7 @@ class PersonScreen(DataScreen):
         hidden = " · hidden (h to unhide)" if person.hidden else ""
         self.query_one("#person-title", Static).update(
             f"{person.name or 'Unnamed'} · {person.faces:,} faces · {person.photos:,} photos{hidden}"
+            "   (space: select · Enter: photo · ?: all keys)"
         )
         self._info()
 

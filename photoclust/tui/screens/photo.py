@@ -9,7 +9,7 @@ from PIL import ImageDraw, ImageFont, ImageOps
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -65,7 +65,7 @@ class PhotoScreen(DataScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("o", "open", "Open file"),
+        Binding("o", "open", "Open"),
     ]
 
     def __init__(self, photo_id: int) -> None:
@@ -76,7 +76,8 @@ class PhotoScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield self.papp.image_class(id="photo")
+            with Container(id="photo-box"):
+                yield self.papp.image_class(id="photo")
             with Vertical(id="photo-side"):
                 yield Static("", id="photo-info", markup=False)
                 yield OptionList(id="photo-faces")

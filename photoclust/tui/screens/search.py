@@ -36,7 +36,7 @@ class NameSuggester(Suggester):
             return None
         for name in self.names:
             if name.casefold().startswith(part.casefold()) and len(name) > len(part):
-                return value + name[len(part) :]
+                return value[: len(value) - len(part)] + name  # → accepts it, with the name's own case
         return None
 
 
@@ -46,9 +46,9 @@ class SearchScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("down", "results", "Results", show=False),
-        Binding("f5", "mode('all')", "All of them"),
-        Binding("f6", "mode('any')", "Any of them"),
-        Binding("f7", "mode('only')", "Only them"),
+        Binding("f5", "mode('all')", "All"),
+        Binding("f6", "mode('any')", "Any"),
+        Binding("f7", "mode('only')", "Only"),
     ]
 
     def __init__(self) -> None:

@@ -15,24 +15,24 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from photoclust.types import Face, Person
 from photoclust.tui.backend import UnknownGroup
 from photoclust.tui.screens.base import DataScreen
 from photoclust.tui.screens.person import face_line
 from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+from photoclust.types import Face, Person
 
 
 class UnknownScreen(DataScreen):
     """Put names on unknown faces: accept a suggestion, start a new person, or move faces to someone."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("y", "yes", "Yes, it is"),
-        Binding("n", "no", "No / next"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("y", "yes", "Yes"),
+        Binding("n", "no", "No"),
         Binding("s", "new_person", "New person"),
-        Binding("v", "move", "Move to"),
+        Binding("v", "move", "Move"),
         Binding("x", "not_face", "Not a face"),
-        Binding("o", "open", "Open file"),
+        Binding("o", "open", "Open"),
         Binding("tab", "switch", "Groups/faces", show=False),
     ]
 
@@ -139,7 +139,9 @@ class UnknownScreen(DataScreen):
             self.notify("No suggestion for this group: use s (new person) or v (move to).", severity="warning")
             return
         faces, person = self._faces(), group[1]
-        self.papp.edit(lambda lib: lib.move(faces, person.id), f"{len(faces)} faces are {person.label}", then=self._done)
+        self.papp.edit(
+            lambda lib: lib.move(faces, person.id), f"{len(faces)} faces are {person.label}", then=self._done
+        )
 
     def action_no(self) -> None:
         group = self._group()

@@ -379,13 +379,13 @@ class FaceGrid(VirtualGrid[Face]):
     MULTI_SELECT = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "Select", show=True),
+        Binding("space", "toggle_face", "Select", show=False),
         Binding("shift+up", "move(0, -1, True)", "Extend up", show=False),
         Binding("shift+down", "move(0, 1, True)", "Extend down", show=False),
         Binding("shift+left", "move(-1, 0, True)", "Extend left", show=False),
         Binding("shift+right", "move(1, 0, True)", "Extend right", show=False),
-        Binding("a", "select_all", "All", show=False),
-        Binding("enter", "activate", "Photo"),
+        Binding("a", "select_all", "Select all", show=False),
+        Binding("enter", "activate", "Photo", show=False),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -412,7 +412,7 @@ class FaceGrid(VirtualGrid[Face]):
         tile.set_text("line1", " ".join(marks) or f"#{item.id}")
         tile.set_text("line2", "")
 
-    def action_toggle(self) -> None:
+    def action_toggle_face(self) -> None:
         self.toggle()
 
     def action_select_all(self) -> None:

@@ -83,7 +83,8 @@ class ScanProgress(Vertical):
     def _show_counts(self) -> None:
         of = f" of {self._total:,}" if self._total is not None else ""
         faces = f" · {self._faces:,} faces" if self._faces else ""
-        self.query_one("#scan-counts", Static).update(f"{self._done:,}{of}{faces}")
+        text = f"{self._done:,}{of}{faces}" if self._done or self._total else ""
+        self.query_one("#scan-counts", Static).update(text)
         self.post_message(self.Updated(self.status_line()))
 
     def status_line(self) -> str:
@@ -93,6 +94,11 @@ class ScanProgress(Vertical):
     def reset(self) -> None:
         self.query_one("#scan-log", Log).clear()
         self._start(None, "Starting")
+
+    def done(self, summary: str) -> None:
+        """The scan is over: say how it went (app thread)."""
+        self.query_one("#scan-phase", Static).update(summary)
+        self._message(summary)
 
     class Updated(Message):
         """The one-line status changed (the app mirrors it in every screen's header)."""
