@@ -19,6 +19,9 @@ Crop variants (all 160x160, fed to ``Embedder(device="cpu", flip_average=True)``
 * ``roll``: ``pad`` rotated about the box centre so that the eye line is horizontal (same size and margin);
 * ``similarity``: the five landmarks fitted (least squares, rotation + uniform scale + shift) to
   ``quality.FACE_TEMPLATE``, an average face in box-crop geometry;
+* ``roll5``: ``roll`` with the tilt taken from the least-squares similarity fit of all five landmarks to
+  the template instead of the eye line; ``roll-reflect`` / ``roll-black``: ``roll`` with the part past the
+  photo mirrored / black instead of repeating the edge pixels (not run unless named in ``--variants``);
 * ``roll>T`` (derived, no extra embedding): ``roll`` for faces tilted by more than T degrees, ``box`` else.
 
 Figures per variant: leave-one-out nearest-neighbour identity accuracy, ROC AUC of genuine vs impostor
@@ -176,8 +179,10 @@ def make_crop(full: Image.Image, face: DetectedFace, variant: str) -> np.ndarray
         return extract_crop(full, face.box, upright_turns(face.landmarks))
     if variant == "pad":
         return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, "box"))
-    if variant in ("roll", "similarity"):
-        return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, variant))
+    if variant == "roll":
+        return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, "roll"))
+    if variant == "similarity":
+        return warp_crop(full, crop_transform(face.box, face.landmarks, full.size, "similarity"))
     if variant == "roll5":
         return warp_crop(full, roll_transform(face.box, face.landmarks, full.size, angle=_template_roll(face)))
     if variant == "roll-reflect":
@@ -340,7 +345,9 @@ def run_set(root: Path, args: argparse.Namespace, embedder: object) -> None:
     base = evaluate(vectors["box"], ids) if "box" in vectors else None
     tilted = rolls > TILTED_DEG
     if base is not None:
-        print(f"  {base.pairs[0]} genuine pairs, {base.pairs[1]} impostor pairs; {int(tilted.sum())} faces tilted > 10 deg")
+        print(
+            f"  {base.pairs[0]} genuine pairs, {base.pairs[1]} impostor pairs; {int(tilted.sum())} faces tilted > 10 deg"
+        )
     header = (
         f"  {'variant':<12} {'NN acc':>7} {'ROC AUC':>8} {'TAR@1e-3':>9} {'EER':>7} {'genuine':>8} {'impostor':>9}"
         f" {'NN vs box':>10} {'NN tilted':>10}" + ("  TAR diff vs box, 90% (bootstrap)" if args.bootstrap else "")
@@ -348,9 +355,7 @@ def run_set(root: Path, args: argparse.Namespace, embedder: object) -> None:
     print(header)
     for name, vec in vectors.items():
         r = evaluate(vec, ids)
-        line = (
-            f"  {name:<12} {r.nn_acc:7.4f} {r.auc:8.5f} {r.tar:9.4f} {r.eer:7.4f} {r.genuine:8.4f} {r.impostor:9.4f}"
-        )
+        line = f"  {name:<12} {r.nn_acc:7.4f} {r.auc:8.5f} {r.tar:9.4f} {r.eer:7.4f} {r.genuine:8.4f} {r.impostor:9.4f}"
         if base is not None:
             gained, lost = int((r.nn_ok & ~base.nn_ok).sum()), int((~r.nn_ok & base.nn_ok).sum())
             line += f" {f'+{gained}/-{lost}':>10}"

@@ -109,10 +109,13 @@ def cli(ctx: click.Context) -> None:
     """Find the people in your photos, offline.
 
     Index a folder with 'photoclust scan', group faces into people with 'photoclust cluster',
-    then browse and name them with 'photoclust tui'.
+    then browse and name them with 'photoclust tui' (or just 'photoclust' in a terminal).
     """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            ctx.invoke(tui)
+        else:
+            click.echo(ctx.get_help())
 
 
 @cli.command()
@@ -157,6 +160,16 @@ def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batc
     if report.interrupted:
         click.echo("Scan interrupted: run the same command again to continue where it stopped.")
         sys.exit(130)
+
+
+@cli.command()
+@_db_option
+@_errors_to_click
+def tui(db: str | None) -> None:
+    """Open the terminal UI: browse, name, merge and split people with their faces on screen."""
+    from photoclust.tui.app import run
+
+    run(db)
 
 
 @cli.command()

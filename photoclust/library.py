@@ -127,6 +127,14 @@ class Library:
     def confirm(self, face_ids: Sequence[int]) -> None:
         self.people.confirm(face_ids)
 
+    def reject(self, face_ids: Sequence[int], person_id: int) -> None:
+        """"Not this person" for faces suggested for (or assigned to) a person; never offered again."""
+        self.people.reject(face_ids, person_id)
+
+    def unknown_count(self) -> int:
+        """How many faces belong to nobody yet."""
+        return self.people.unknown_count()
+
     def hide(self, person_id: int, hidden: bool = True) -> None:
         self.people.set_hidden(person_id, hidden)
 

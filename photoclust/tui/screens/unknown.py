@@ -147,8 +147,16 @@ class UnknownScreen(DataScreen):
         group = self._group()
         if group is None:
             return
-        self.skipped.add(_key(group[0]))
-        self._show([g for g in self.groups])
+        person = group[1]
+        if person is None:
+            self.skipped.add(_key(group[0]))
+            self._show([g for g in self.groups])
+            return
+        faces = self._faces()
+        # recorded as a decision: this person is never suggested for these faces again
+        self.papp.edit(
+            lambda lib: lib.reject(faces, person.id), f"{len(faces)} faces are not {person.label}", then=self._done
+        )
 
     def action_new_person(self) -> None:
         faces = self._faces()
