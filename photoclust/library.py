@@ -128,7 +128,7 @@ class Library:
         self.people.confirm(face_ids)
 
     def reject(self, face_ids: Sequence[int], person_id: int) -> None:
-        """"Not this person" for faces suggested for (or assigned to) a person; never offered again."""
+        """ "Not this person" for faces suggested for (or assigned to) a person; never offered again."""
         self.people.reject(face_ids, person_id)
 
     def unknown_count(self) -> int:

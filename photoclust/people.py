@@ -455,7 +455,7 @@ class People:
         self._commit("remove", f"removed {len(face_ids)} faces from their person", cs)
 
     def reject(self, face_ids: Sequence[int], person_id: int) -> None:
-        """"These faces are not this person" for faces that are not in the person (e.g. a suggestion the
+        """ "These faces are not this person" for faces that are not in the person (e.g. a suggestion the
         user declined): the rejection is recorded, so neither clustering nor suggestions offer it again."""
         self._require_person(person_id)
         cs = ChangeSet()

@@ -32,7 +32,9 @@ def test_help_is_fast_and_loads_no_model() -> None:
         "print(time.perf_counter() - t, 'torch' in sys.modules, 'textual' in sys.modules)"
     )
     best = min(
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[0])
+        float(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[0]
+        )
         for _ in range(3)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

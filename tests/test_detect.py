@@ -196,7 +196,7 @@ def crop_landmarks(f: DetectedFace, size: tuple[int, int], align: str) -> np.nda
 
 
 def test_default_crop_is_the_measured_choice() -> None:
-    assert CROP_ALIGN == "box"
+    assert CROP_ALIGN == "roll"
 
 
 def test_roll_angle() -> None:
@@ -312,8 +312,8 @@ def test_every_alignment_works_on_tiny_images(size: tuple[int, int], align: str)
 
 def test_analyse_faces_with_roll_alignment(photo: Image.Image) -> None:
     f = face((150.0, 120.0, 260.0, 240.0))  # level eyes: the roll crop is the box crop (up to rounding)
-    (plain,) = analyse_faces(photo, [f])
-    (rolled,) = analyse_faces(photo, [f], align="roll")
+    (plain,) = analyse_faces(photo, [f], align="box")
+    (rolled,) = analyse_faces(photo, [f])  # roll is the default
     assert_valid_crop(rolled)
     np.testing.assert_array_equal(plain.crop, extract_crop(photo, f.box))
     assert image_distance(Image.fromarray(plain.crop), Image.fromarray(rolled.crop)) < 8
@@ -402,7 +402,7 @@ def test_analyse_faces_converts_any_mode(photo: Image.Image, mode: str) -> None:
         im = photo.convert(mode)
     assert im.mode == mode
     f = face((150.0, 120.0, 260.0, 240.0))
-    (c,) = analyse_faces(im, [f])
+    (c,) = analyse_faces(im, [f], align="box")  # compared with the plain box crop below
     assert_valid_crop(c)
     if mode == "RGBA":
         np.testing.assert_array_equal(c.crop, extract_crop(photo, f.box))
@@ -609,8 +609,14 @@ def test_analyse_faces_on_real_detections(detector: Detector) -> None:
     extract_face = import_facenet_pytorch().extract_face
     im = load(GROUP / "face_recognition_kit_with_rose.jpg")
     faces = detector.detect(im)
-    crops = analyse_faces(im, faces)
+    crops = analyse_faces(im, faces, align="box")
     assert [c.detection for c in crops] == faces
+    # the default (roll) crop is a face too, with its eyes level
+    for rolled in analyse_faces(im, faces):
+        assert_valid_crop(rolled)
+        (inner,) = detector.detect(Image.fromarray(rolled.crop))[:1]
+        (lx, ly), (rx, ry) = inner.landmarks[0], inner.landmarks[1]
+        assert abs(math.degrees(math.atan2(ry - ly, rx - lx))) < 6
     for c in crops:
         assert_valid_crop(c)
         assert c.quality.flags == ()  # two large, sharp, frontal faces
