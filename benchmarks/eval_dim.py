@@ -10,7 +10,6 @@ Prints eval_people's figures for the 512-d embeddings and for the projected, re-
 from __future__ import annotations
 
 import argparse
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_people import evaluate, read_labels, report  # noqa: E402
+from eval_people import copy_db, evaluate, read_labels, report  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from photoclust.library import Library  # noqa: E402
@@ -42,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label in ("512-d", f"{pca.n_components_}-d"):
             db = Path(tmp) / f"{label}.db"
-            shutil.copy(args.db, db)
+            copy_db(args.db, db)
             if label != "512-d":
                 conn = sqlite3.connect(db)
                 rows = conn.execute("SELECT id, embedding FROM faces").fetchall()

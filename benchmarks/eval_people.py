@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from photoclust.config import ScanSettings  # noqa: E402
 from photoclust.library import Library  # noqa: E402
+
+
+def copy_db(src: Path, dst: Path) -> None:
+    """Copy a library database consistently (its WAL included) with SQLite's backup API."""
+    import sqlite3
+
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+    a.close()
+    b.close()
 
 
 def read_labels(root: Path) -> dict[str, str]:
@@ -134,7 +143,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "eval.db"
         if args.db:
-            shutil.copy(args.db, db)
+            copy_db(args.db, db)
         with Library(db) as lib:
             t = time.monotonic()
             lib.scan([root], settings=ScanSettings(workers=args.workers))

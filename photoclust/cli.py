@@ -190,6 +190,31 @@ def status(db: str | None) -> None:
 
 @cli.command()
 @_db_option
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_errors_to_click
+def gc(db: str | None, dry_run: bool, yes: bool) -> None:
+    """Forget photos that are gone from disk, with their faces and your decisions about them.
+
+    Until you run this, a deleted photo only leaves the views: if it comes back (or turns up
+    moved), its faces and people are still there. Clears the undo history when it removes anything.
+    """
+    with _library(db) as lib:
+        plan = lib.gc(dry_run=True)
+        click.echo(
+            f"{plan['photos']} photos gone from disk ({plan['faces']} faces), "
+            f"{plan['errors']} error records of vanished files."
+        )
+        if dry_run or not (plan["photos"] or plan["errors"]):
+            return
+        if not yes:
+            click.confirm("Forget them for good (this also clears the undo history)?", abort=True)
+        lib.gc()
+    click.echo("Done.")
+
+
+@cli.command()
+@_db_option
 @_errors_to_click
 def errors(db: str | None) -> None:
     """List the files that could not be read, with the reason."""

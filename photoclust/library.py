@@ -53,6 +53,10 @@ class Library:
 
         return scan(self.store, paths, settings=settings, progress=progress, should_stop=should_stop)
 
+    def gc(self, dry_run: bool = False) -> dict[str, int]:
+        """Forget photos whose files are all gone, with their faces and the decisions about them."""
+        return self.store.gc(dry_run=dry_run)
+
     def status(self) -> LibraryStatus:
         return self.store.status()
 

@@ -232,3 +232,29 @@ def test_no_network_connection_is_attempted_during_a_scan(tmp_path: Path, photos
     with Library(tmp_path / "n.db") as lib:
         report = lib.scan([folder], settings=ONE_WORKER)
     assert report.new == 1 and report.faces >= 1
+
+
+def test_deleted_photo_keeps_decisions_until_gc(lib_copy: tuple[Path, Library], tmp_path: Path) -> None:
+    folder, lib = lib_copy
+    target = folder / "rose_leslie" / "01.jpg"
+    saved = tmp_path / "saved.jpg"
+    shutil.copy2(target, saved)
+    face_id = next(f.id for f in lib.faces(None) if f.path == str(target))
+    pid = lib.create_person("Rose", [face_id])
+    target.unlink()
+    lib.scan([folder], settings=ONE_WORKER)
+    assert lib.person(pid).faces == 0 and lib.person(pid).name == "Rose"  # left the views only
+    # the photo comes back (restored from a backup, elsewhere): its face is Rose's again, no re-analysis
+    shutil.copy2(saved, folder / "restored.jpg")
+    report = lib.scan([folder], settings=ONE_WORKER)
+    assert report.moved == 1 and report.new == 0
+    assert [f.id for f in lib.faces(pid)] == [face_id]
+    # gone again, then gc: the photo, its face and the decision are forgotten; the named person stays
+    (folder / "restored.jpg").unlink()
+    lib.scan([folder], settings=ONE_WORKER)
+    assert lib.gc(dry_run=True)["photos"] == 1
+    assert lib.gc() == {"photos": 1, "faces": 1, "errors": 0}
+    assert lib.store.db.execute("SELECT count(*) FROM faces WHERE id = ?", [face_id]).fetchone()[0] == 0
+    assert lib.person(pid).name == "Rose"
+    assert lib.store.integrity_check() == "ok"
+    assert lib.gc() == {"photos": 0, "faces": 0, "errors": 0}

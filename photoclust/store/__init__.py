@@ -419,6 +419,48 @@ class Store:
         ).fetchone()
         return row is not None
 
+    def gc(self, dry_run: bool = False) -> dict[str, int]:
+        """Forget photos none of whose files is present any more: their faces and every decision about
+        those faces (person membership, confirmations, rejections). Missing file rows and errors of
+        vanished files go too. Only ever run on the user's explicit request (``photoclust gc``).
+        """
+        gone = [
+            int(r[0])
+            for r in self.db.execute(
+                "SELECT id FROM photos WHERE NOT EXISTS"
+                " (SELECT 1 FROM files WHERE files.photo_id = photos.id AND files.status = 'present')"
+            ).fetchall()
+        ]
+        n_faces = 0
+        q = ",".join("?" * len(gone))
+        if gone:
+            n_faces = int(self.db.execute(f"SELECT count(*) FROM faces WHERE photo_id IN ({q})", gone).fetchone()[0])
+        missing_errors = [p for (p,) in self.db.execute("SELECT path FROM errors").fetchall() if not Path(p).exists()]
+        out = {"photos": len(gone), "faces": n_faces, "errors": len(missing_errors)}
+        if dry_run:
+            return out
+        with self.db.atomic():
+            for chunk in range(0, len(gone), 500):
+                ids = gone[chunk : chunk + 500]
+                qq = ",".join("?" * len(ids))
+                face_ids = f"SELECT id FROM faces WHERE photo_id IN ({qq})"
+                self.db.execute(f"DELETE FROM rejections WHERE face_id IN ({face_ids})", ids)
+                self.db.execute(f"UPDATE people SET cover_face_id = NULL WHERE cover_face_id IN ({face_ids})", ids)
+                self.db.execute(f"DELETE FROM faces WHERE photo_id IN ({qq})", ids)
+                self.db.execute(f"DELETE FROM files WHERE photo_id IN ({qq})", ids)
+                self.db.execute(f"DELETE FROM photos WHERE id IN ({qq})", ids)
+            for path in missing_errors:
+                self.db.execute("DELETE FROM errors WHERE path = ?", [path])
+            # unnamed people left with no face at all go; named people always stay
+            self.db.execute(
+                "DELETE FROM people WHERE name IS NULL AND NOT EXISTS (SELECT 1 FROM faces WHERE person_id = people.id)"
+            )
+            if gone:
+                # the operation log refers to the deleted faces: undo cannot cross a gc
+                self.db.execute("DELETE FROM ops")
+        self.db.execute("VACUUM")
+        return out
+
     # -- reading ---------------------------------------------------------------------------------
     def errors(self) -> list[tuple[str, str]]:
         return [
