@@ -237,13 +237,6 @@ def _short_path(path: str) -> str:
     return path
 
 
-def _person_id(lib: Any, ref: str) -> int:
-    """A person given by id or by (case-insensitive) name."""
-    if ref.isdigit():
-        return int(ref)
-    return int(lib.resolve_person(ref))
-
-
 @cli.command()
 @_db_option
 @click.option("--full", is_flag=True, help="Re-cluster every face from scratch (your decisions still hold).")
