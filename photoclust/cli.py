@@ -47,9 +47,23 @@ def _library(db: str | None, create: bool = False) -> Any:
 
 
 class RichProgress:
-    """The CLI's implementation of :class:`photoclust.progress.Progress`: a rich bar with rate and ETA."""
+    """The CLI's implementation of :class:`photoclust.progress.Progress`: a rich bar with rate and ETA.
+
+    A phase with no known total (looking for files) is a transient spinner; a counted phase leaves its
+    final bar on screen.
+    """
 
     def __init__(self, console: Any) -> None:
+        self.console = console
+        self._bar: Any = None
+        self._task: Any = None
+        self._faces = 0
+        self._done = 0
+        self._t0 = 0.0
+
+    def start(self, total: int | None, description: str) -> None:
+        import time
+
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -59,26 +73,24 @@ class RichProgress:
             TimeRemainingColumn,
         )
 
-        self.console = console
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>6.1f} photos/s"),
-            TextColumn("{task.fields[faces]} faces"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self._task: Any = None
-        self._faces = 0
-        self._done = 0
-        self._t0 = 0.0
-
-    def start(self, total: int | None, description: str) -> None:
-        import time
-
+        self.finish()
+        if total is None:
+            columns: tuple[Any, ...] = (
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                TextColumn("{task.completed} files"),
+            )
+        else:
+            columns = (
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>6.1f} photos/s"),
+                TextColumn("{task.fields[faces]} faces"),
+                TimeRemainingColumn(),
+            )
+        self._bar = Progress(*columns, console=self.console, transient=total is None)
         self._bar.start()
         self._faces = 0
         self._done = 0
@@ -88,17 +100,20 @@ class RichProgress:
     def advance(self, n: int = 1, faces: int = 0) -> None:
         import time
 
+        if self._bar is None:
+            return
         self._faces += faces
         self._done += n
         rate = self._done / max(1e-9, time.monotonic() - self._t0)
         self._bar.update(self._task, advance=n, rate=rate, faces=self._faces)
 
     def message(self, text: str) -> None:
-        self._bar.console.print(f"[yellow]skipped[/] {text}", highlight=False, markup=True)
+        self.console.print(f"[yellow]skipped[/] {text}", highlight=False, markup=True)
 
     def finish(self) -> None:
-        if self._task is not None:
+        if self._bar is not None:
             self._bar.stop()
+            self._bar = None
             self._task = None
 
 
