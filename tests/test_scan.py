@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from photoclust.config import ScanSettings
+from photoclust.errors import DatabaseError
 from photoclust.library import Library
 from photoclust.store import Store
 
@@ -258,3 +259,48 @@ def test_deleted_photo_keeps_decisions_until_gc(lib_copy: tuple[Path, Library], 
     assert lib.person(pid).name == "Rose"
     assert lib.store.integrity_check() == "ok"
     assert lib.gc() == {"photos": 0, "faces": 0, "errors": 0}
+
+
+def test_full_disk_stops_the_scan_cleanly_and_loses_nothing(tmp_path: Path, photos_dir: Path) -> None:
+    folder = tmp_path / "p"
+    copy_sample(photos_dir, folder)
+    with Library(tmp_path / "full.db") as lib:
+        # SQLite's own limit on the file size: writes fail exactly as on a full disk
+        pages = lib.store.db.execute("PRAGMA page_count").fetchone()[0]
+        lib.store.db.execute(f"PRAGMA max_page_count = {pages + 8}")
+        with pytest.raises(DatabaseError, match="disk is full") as info:
+            lib.scan([folder], settings=ScanSettings(workers=1, batch_size=1))
+        assert "\n" not in str(info.value)
+        assert lib.store.integrity_check() == "ok"
+        kept = lib.store.db.execute("SELECT count(*) FROM photos").fetchone()[0]
+        assert kept < len(SAMPLE)
+        # room again: the next scan finishes the job, nothing duplicated
+        lib.store.db.execute("PRAGMA max_page_count = 1073741823")
+        report = lib.scan([folder], settings=ONE_WORKER)
+        assert report.new == len(SAMPLE) - kept
+        assert lib.store.db.execute("SELECT count(*) FROM photos").fetchone()[0] == len(SAMPLE)
+
+
+def test_permission_denied_while_reading_is_recorded(
+    tmp_path: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root can read anything, so the OS error is injected where the crawler opens the file."""
+    import builtins
+
+    from photoclust import crawl
+
+    folder = tmp_path / "p"
+    copy_sample(photos_dir, folder, ["obama/01.jpg", "biden/01.jpg"])
+    locked = str(folder / "biden" / "01.jpg")
+    real_open = builtins.open
+
+    def guarded_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(file) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(crawl, "open", guarded_open, raising=False)
+    with Library(tmp_path / "perm.db") as lib:
+        report = lib.scan([folder], settings=ONE_WORKER)
+        assert (report.new, report.unreadable) == (1, 1)
+        assert lib.errors() == [(locked, "permission denied")]

@@ -332,6 +332,20 @@ class Store:
         ``linked``: files whose content (sha256) is already indexed (moved, renamed or copied files).
         ``failed``: unreadable files.
         """
+        try:
+            self._write_batch(analysed, linked, failed)
+        except sqlite3.OperationalError as exc:
+            raise DatabaseError(
+                f"cannot write to the photo database {self.path}: {exc} (is the disk full?); "
+                "this batch was not saved, everything before it was"
+            ) from exc
+
+    def _write_batch(
+        self,
+        analysed: list[tuple[AnalysedPhoto, np.ndarray, str]],
+        linked: list[tuple[FileEntry, str]],
+        failed: list[FailedPhoto],
+    ) -> None:
         now = time.time()
         with self.db.atomic():
             for photo, embeddings, model_version in analysed:
