@@ -276,9 +276,21 @@ class People:
             cs.faces[fid] = (old, new)
 
     def _face_now(self, cs: ChangeSet, fid: int) -> FaceState:
-        if fid in cs.faces:
-            return cs.faces[fid][1]
-        return self._face_states([fid])[fid]
+        return self._faces_now(cs, [fid])[fid]
+
+    def _faces_now(self, cs: ChangeSet, fids: Iterable[int]) -> dict[int, FaceState]:
+        """The state of faces as this change set leaves them (one query for those it does not touch)."""
+        fids = list(fids)
+        out = self._face_states(f for f in fids if f not in cs.faces)
+        out.update({f: cs.faces[f][1] for f in fids if f in cs.faces})
+        return out
+
+    def _members_now(self, cs: ChangeSet, pid: int) -> list[int]:
+        """The faces of a person as this change set leaves them."""
+        stored = self._face_ids_of(pid)
+        now = self._faces_now(cs, stored)
+        members = [f for f in stored if now[f][0] == pid]
+        return members + [f for f, (_b, a) in cs.faces.items() if a[0] == pid and f not in now]
 
     def _set_person(self, cs: ChangeSet, pid: int, new: PersonState) -> None:
         old = cs.people[pid][0] if pid in cs.people else self._person_state(pid)
@@ -295,9 +307,7 @@ class People:
         state = cs.people[pid][1] if pid in cs.people else self._person_state(pid)
         if state is None or state[0]:
             return
-        remaining = [f for f in self._face_ids_of(pid) if self._face_now(cs, f)[0] == pid]
-        gained = [f for f, (_b, a) in cs.faces.items() if a[0] == pid]
-        if not remaining and not gained:
+        if not self._members_now(cs, pid):
             self._set_person(cs, pid, None)
 
     def _photo_of(self, face_ids: Sequence[int]) -> dict[int, int]:
@@ -324,14 +334,13 @@ class People:
                     f"faces {seen[ph]} and {fid} are in the same photo: one person cannot be in a photo twice"
                 )
             seen[ph] = fid
-        current = [f for f in self._face_ids_of(person_id) if self._face_now(cs, f)[0] == person_id]
-        current += [f for f, (_b, a) in cs.faces.items() if a[0] == person_id and f not in current]
-        current = [f for f in current if f not in photos_in]
+        current = [f for f in self._members_now(cs, person_id) if f not in photos_in]
         release = []
         photos_cur = self._photo_of(current)
+        now = self._faces_now(cs, current)
         for fid in current:
             if photos_cur[fid] in seen:
-                if self._face_now(cs, fid)[1]:
+                if now[fid][1]:
                     raise ConstraintError(
                         f"face {seen[photos_cur[fid]]} is in the same photo as confirmed face {fid} of person"
                         f" {person_id}: one person cannot be in a photo twice"
@@ -375,8 +384,9 @@ class People:
         release = self._check_same_photo(cs, pid, face_ids)
         sources = set()
         updates: dict[int, FaceState] = {}
+        before = self._faces_now(cs, face_ids)
         for fid in face_ids:
-            old = self._face_now(cs, fid)
+            old = before[fid]
             if old[0] is not None and old[0] != pid:
                 sources.add(old[0])
             updates[fid] = (pid, 1, 0)
