@@ -33,7 +33,6 @@ distance is <= the threshold):
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sqlite3
@@ -45,6 +44,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from labelled import label_rows  # noqa: E402
+from verification import eer, pair_scores, roc_auc, threshold_at_far  # noqa: E402
 
 FARS = (1e-2, 1e-3)
 TEMPLATE_KS = (1, 3, 5, 10)
@@ -57,12 +60,11 @@ class Item:
 
 
 def read_sets(sets: list[Path], limit: int | None) -> list[Item]:
-    items: list[Item] = []
-    for root in sets:
-        with open(root / "labels.csv", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        for row in rows:
-            items.append(Item(os.path.abspath(root / row["path"]), f"{root.name}/{row['identity']}"))
+    items = [
+        Item(os.path.abspath(root / path), f"{root.name}/{identity}")
+        for root in sets
+        for path, identity in label_rows(root)
+    ]
     if limit is not None:
         items = items[:limit]
     return items
@@ -151,44 +153,10 @@ def embed_missing(items: list[Item], cache: dict[str, np.ndarray], cache_path: P
             print(f"  embedded {i}/{len(todo)} photos ({rate:.1f}/s)", file=sys.stderr, flush=True)
 
 
-def roc_auc(genuine_sim: np.ndarray, impostor_sim: np.ndarray) -> float:
-    """P(a genuine pair scores above an impostor pair), ties counted half (Mann-Whitney U)."""
-    scores = np.concatenate([genuine_sim, impostor_sim])
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    ranks = np.empty(len(scores), dtype=np.float64)
-    ranks[order] = np.repeat(first + (counts - 1) / 2.0 + 1.0, counts)
-    n_g, n_i = len(genuine_sim), len(impostor_sim)
-    return float((ranks[:n_g].sum() - n_g * (n_g + 1) / 2.0) / (n_g * n_i))
-
-
-def threshold_at_far(impostor_dist: np.ndarray, far: float) -> float:
-    """The largest distance threshold t with (impostor distances <= t) / n <= far."""
-    d = np.sort(impostor_dist)
-    k = int(np.floor(far * len(d)))  # at most k impostors may be accepted
-    if k == 0:
-        return float(np.nextafter(d[0], -np.inf))
-    # accepting d[:k] but not d[k]: any t in [d[k-1], d[k]) works; take the midpoint, rounded down
-    return float((d[k - 1] + d[k]) / 2) if d[k] > d[k - 1] else float(np.nextafter(d[k], -np.inf))
-
-
-def eer(genuine_dist: np.ndarray, impostor_dist: np.ndarray) -> tuple[float, float]:
-    ts = np.unique(np.concatenate([genuine_dist, impostor_dist]))
-    g, imp = np.sort(genuine_dist), np.sort(impostor_dist)
-    frr = 1.0 - np.searchsorted(g, ts, side="right") / len(g)
-    far = np.searchsorted(imp, ts, side="right") / len(imp)
-    i = int(np.argmin(np.abs(frr - far)))
-    return float((frr[i] + far[i]) / 2), float(ts[i])
-
-
 def pair_figures(X: np.ndarray, ids: np.ndarray) -> dict[str, object]:
-    sim = X @ X.T
-    iu = np.triu_indices(len(ids), k=1)
-    same = (ids[:, None] == ids[None, :])[iu]
-    dist = 1.0 - sim[iu]
-    genuine, impostor = dist[same], dist[~same]
-    e, t_eer = eer(genuine, impostor)
+    _sim, genuine_sim, impostor_sim = pair_scores(X, ids)
+    genuine, impostor = 1.0 - genuine_sim, 1.0 - impostor_sim  # cosine distances
+    e, t_eer = eer(genuine, impostor, distance=True)
     out: dict[str, object] = {
         "genuine_pairs": int(len(genuine)),
         "impostor_pairs": int(len(impostor)),

@@ -38,7 +38,6 @@ rerun detects and embeds only what changed.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import math
 import sys
@@ -49,8 +48,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from labelled import label_rows, round_robin  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
+from verification import evaluate, tar_at_far  # noqa: E402
 
 from photoclust.detect.quality import (  # noqa: E402
     FACE_TEMPLATE,
@@ -73,18 +75,9 @@ TILTED_DEG = 10.0
 def read_set(root: Path, limit: int | None) -> list[tuple[str, str]]:
     """(path relative to ``root``, identity), round-robin over identities so that ``--limit`` keeps many people."""
     by_identity: dict[str, list[str]] = {}
-    with open(root / "labels.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            by_identity.setdefault(row["identity"], []).append(row["path"])
-    queues = {k: sorted(v) for k, v in sorted(by_identity.items()) if len(v) >= 2}
-    out: list[tuple[str, str]] = []
-    depth = 0
-    while any(len(v) > depth for v in queues.values()):
-        for identity, paths in queues.items():
-            if depth < len(paths):
-                out.append((paths[depth], identity))
-        depth += 1
-    return out[:limit] if limit is not None else out
+    for path, identity in label_rows(root):
+        by_identity.setdefault(identity, []).append(path)
+    return round_robin(by_identity, limit)
 
 
 def load_photo(path: Path) -> Image.Image:
@@ -218,66 +211,7 @@ def embed_cached(crops: np.ndarray, variant: str, cache: dict[str, np.ndarray], 
     return vectors
 
 
-# --- metrics (as benchmarks/eval_flip.py) --------------------------------------------------------------------
-
-
-def roc_auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
-    """Probability that a genuine pair scores above an impostor pair (ties count half)."""
-    scores = np.concatenate([genuine, impostor])
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
-    ranks[order] = np.repeat(first + (counts - 1) / 2.0 + 1.0, counts)
-    n_g, n_i = len(genuine), len(impostor)
-    return float((ranks[:n_g].sum() - n_g * (n_g + 1) / 2.0) / (n_g * n_i))
-
-
-def eer(genuine: np.ndarray, impostor: np.ndarray) -> float:
-    thresholds = np.unique(np.concatenate([genuine, impostor]))
-    frr = np.searchsorted(np.sort(genuine), thresholds, side="left") / len(genuine)
-    far = 1.0 - np.searchsorted(np.sort(impostor), thresholds, side="left") / len(impostor)
-    i = int(np.argmin(np.abs(frr - far)))
-    return float((frr[i] + far[i]) / 2)
-
-
-def tar_at(genuine: np.ndarray, impostor: np.ndarray, far: float = 1e-3) -> float:
-    threshold = np.quantile(impostor, 1.0 - far, method="higher")
-    return float((genuine > threshold).mean())
-
-
-@dataclass
-class Result:
-    nn_ok: np.ndarray
-    nn_acc: float
-    auc: float
-    eer: float
-    tar: float
-    genuine: float
-    impostor: float
-    pairs: tuple[int, int]
-
-
-def pair_scores(vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sim = vectors @ vectors.T
-    iu = np.triu_indices(len(ids), k=1)
-    same = (ids[:, None] == ids[None, :])[iu]
-    return sim, sim[iu][same], sim[iu][~same]
-
-
-def evaluate(vectors: np.ndarray, ids: np.ndarray) -> Result:
-    sim, genuine, impostor = pair_scores(vectors, ids)
-    np.fill_diagonal(sim, -np.inf)
-    nn_ok = ids[np.argmax(sim, axis=1)] == ids
-    return Result(
-        nn_ok=nn_ok,
-        nn_acc=float(nn_ok.mean()),
-        auc=roc_auc(genuine, impostor),
-        eer=eer(genuine, impostor),
-        tar=tar_at(genuine, impostor),
-        genuine=float(genuine.mean()),
-        impostor=float(impostor.mean()),
-        pairs=(len(genuine), len(impostor)),
-    )
+# --- bootstrap ----------------------------------------------------------------------------------------------
 
 
 def bootstrap_tar_diff(
@@ -302,7 +236,7 @@ def bootstrap_tar_diff(
         tars = []
         for sim in sims:
             s = sim[np.ix_(idx, idx)][iu]
-            tars.append(tar_at(s[same_draw], s[other_person]))
+            tars.append(tar_at_far(s[same_draw], s[other_person]))
         diffs.append(tars[1] - tars[0])
     lo, mid, hi = np.quantile(diffs, [0.05, 0.5, 0.95])
     return float(lo), float(mid), float(hi)

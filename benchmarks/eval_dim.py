@@ -20,11 +20,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_people import copy_db, evaluate, read_labels, report  # noqa: E402
+from eval_people import evaluate, read_labels, report  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from photoclust.library import Library  # noqa: E402
-from photoclust.store import blobs_to_matrix, vector_to_blob  # noqa: E402
+from photoclust.store import backup_database, blobs_to_matrix, vector_to_blob  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label in ("512-d", f"{pca.n_components_}-d"):
             db = Path(tmp) / f"{label}.db"
-            copy_db(args.db, db)
+            backup_database(args.db, db)
             if label != "512-d":
                 conn = sqlite3.connect(db)
                 rows = conn.execute("SELECT id, embedding FROM faces").fetchall()

@@ -20,15 +20,17 @@ nearest neighbour flips from wrong to right (and right to wrong) against ``plain
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from labelled import label_rows, round_robin  # noqa: E402
+from verification import evaluate  # noqa: E402
 
 from photoclust.config import CROP_MARGIN, CROP_SIZE, DETECT_LONG_SIDE  # noqa: E402
 from photoclust.embed import Embedder  # noqa: E402
@@ -38,22 +40,10 @@ def read_sets(sets: list[Path], limit: int | None) -> list[tuple[Path, str]]:
     """(photo path, identity), round-robin over identities so that ``--limit`` keeps many people."""
     by_identity: dict[str, list[Path]] = {}
     for root in sets:
-        with open(root / "labels.csv", newline="") as fh:
-            for row in csv.DictReader(fh):
-                key = f"{root.name}/{row['identity']}" if len(sets) > 1 else row["identity"]
-                by_identity.setdefault(key, []).append(root / row["path"])
-    # Identities with a single photo cannot produce a genuine pair or a correct nearest neighbour.
-    queues = {k: sorted(v) for k, v in sorted(by_identity.items()) if len(v) >= 2}
-    out: list[tuple[Path, str]] = []
-    depth = 0
-    while any(len(v) > depth for v in queues.values()):
-        for identity, paths in queues.items():
-            if depth < len(paths):
-                out.append((paths[depth], identity))
-        depth += 1
-    if limit is not None:
-        out = out[:limit]
-    return out
+        for path, identity in label_rows(root):
+            key = f"{root.name}/{identity}" if len(sets) > 1 else identity
+            by_identity.setdefault(key, []).append(root / path)
+    return round_robin(by_identity, limit)
 
 
 def detect_crops(items: list[tuple[Path, str]], threads: int) -> tuple[np.ndarray, list[str], int]:
@@ -91,67 +81,6 @@ def detect_crops(items: list[tuple[Path, str]], threads: int) -> tuple[np.ndarra
             print(f"  detected {i + 1}/{len(items)} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     empty = np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
     return (np.stack(crops) if crops else empty), ids, missed
-
-
-def roc_auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
-    """Probability that a genuine pair scores above an impostor pair (ties count half)."""
-    scores = np.concatenate([genuine, impostor])
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = scores[order]
-    # average ranks of ties
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts - 1) / 2.0 + 1.0
-    ranks[order] = np.repeat(avg, counts)
-    n_g, n_i = len(genuine), len(impostor)
-    return float((ranks[:n_g].sum() - n_g * (n_g + 1) / 2.0) / (n_g * n_i))
-
-
-def eer_and_tar(genuine: np.ndarray, impostor: np.ndarray, far: float = 1e-3) -> tuple[float, float]:
-    thresholds = np.unique(np.concatenate([genuine, impostor]))
-    g = np.sort(genuine)
-    imp = np.sort(impostor)
-    frr = np.searchsorted(g, thresholds, side="left") / len(g)  # genuine below threshold
-    fars = 1.0 - np.searchsorted(imp, thresholds, side="left") / len(imp)  # impostors at/above
-    i = int(np.argmin(np.abs(frr - fars)))
-    eer = float((frr[i] + fars[i]) / 2)
-    threshold = np.quantile(imp, 1.0 - far, method="higher")
-    tar = float((genuine > threshold).mean())
-    return eer, tar
-
-
-@dataclass
-class Result:
-    nn_ok: np.ndarray
-    nn_acc: float
-    auc: float
-    eer: float
-    tar: float
-    genuine: float
-    impostor: float
-    pairs: tuple[int, int]
-
-
-def evaluate(vectors: np.ndarray, ids: np.ndarray) -> Result:
-    sim = vectors @ vectors.T
-    n = len(ids)
-    np.fill_diagonal(sim, -np.inf)
-    nearest_ok = ids[np.argmax(sim, axis=1)] == ids
-    iu = np.triu_indices(n, k=1)
-    same = (ids[:, None] == ids[None, :])[iu]
-    scores = sim[iu]
-    genuine, impostor = scores[same], scores[~same]
-    eer, tar = eer_and_tar(genuine, impostor)
-    return Result(
-        nn_ok=nearest_ok,
-        nn_acc=float(nearest_ok.mean()),
-        auc=roc_auc(genuine, impostor),
-        eer=eer,
-        tar=tar,
-        genuine=float(genuine.mean()),
-        impostor=float(impostor.mean()),
-        pairs=(len(genuine), len(impostor)),
-    )
 
 
 def main() -> None:

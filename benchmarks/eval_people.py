@@ -12,8 +12,6 @@ as a cluster of its own.
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import sys
 import tempfile
 import time
@@ -21,24 +19,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from labelled import read_labels  # noqa: E402
 
 from photoclust.config import ScanSettings  # noqa: E402
 from photoclust.library import Library  # noqa: E402
-
-
-def copy_db(src: Path, dst: Path) -> None:
-    """Copy a library database consistently (its WAL included) with SQLite's backup API."""
-    import sqlite3
-
-    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
-        a.backup(b)
-    a.close()
-    b.close()
-
-
-def read_labels(root: Path) -> dict[str, str]:
-    with open(root / "labels.csv", newline="") as fh:
-        return {os.path.normpath(str(root / r["path"])): r["identity"] for r in csv.DictReader(fh)}
+from photoclust.store import backup_database  # noqa: E402
 
 
 def main_faces(lib: Library) -> dict[str, int | None]:
@@ -143,7 +130,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "eval.db"
         if args.db:
-            copy_db(args.db, db)
+            backup_database(args.db, db)
         with Library(db) as lib:
             t = time.monotonic()
             lib.scan([root], settings=ScanSettings(workers=args.workers))

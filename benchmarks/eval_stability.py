@@ -26,10 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_people import copy_db, main_faces, read_labels  # noqa: E402
+from eval_people import main_faces, read_labels  # noqa: E402
 
 from photoclust.config import ScanSettings  # noqa: E402
 from photoclust.library import Library  # noqa: E402
+from photoclust.store import backup_database  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +52,7 @@ def main() -> None:
         lib_dir = Path(tmp) / "Photos"
         db = Path(tmp) / "stab.db"
         if args.db:
-            copy_db(args.db, db)
+            backup_database(args.db, db)
         truth: dict[str, str] = {}
 
         def add(paths: list[str]) -> None:

@@ -229,6 +229,17 @@ def gc(db: str | None, dry_run: bool, yes: bool) -> None:
 
 
 @cli.command()
+@click.argument("dest", type=click.Path(dir_okay=False))
+@_db_option
+@_errors_to_click
+def backup(dest: str, db: str | None) -> None:
+    """Copy the library database to DEST, consistently, even while a scan or the TUI is running."""
+    with _library(db) as lib:
+        lib.backup(dest)
+    click.echo(f"Backed up {lib.db_path} to {dest}.")
+
+
+@cli.command()
 @_db_option
 @_errors_to_click
 def errors(db: str | None) -> None:

@@ -16,7 +16,7 @@ from photoclust.config import ScanSettings, default_db_path
 from photoclust.errors import NotFound
 from photoclust.people import ClusterReport, HistoryEntry, People, recluster, unknown_groups
 from photoclust.progress import Progress
-from photoclust.store import LibraryStatus, Store
+from photoclust.store import LibraryStatus, Store, backup_database
 from photoclust.types import Face, Person, ScanReport
 
 if TYPE_CHECKING:
@@ -52,6 +52,10 @@ class Library:
         from photoclust.scan import scan
 
         return scan(self.store, paths, settings=settings, progress=progress, should_stop=should_stop)
+
+    def backup(self, dest: str | os.PathLike[str]) -> None:
+        """A consistent copy of the library database (safe during a scan or edits)."""
+        backup_database(self.db_path, dest)
 
     def gc(self, dry_run: bool = False) -> dict[str, int]:
         """Forget photos whose files are all gone, with their faces and the decisions about them."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,8 @@ from photoclust.cli import cli
 from photoclust.config import ScanSettings
 from photoclust.errors import ConstraintError, NotFound
 from photoclust.library import Library
+from photoclust.store import backup_database
+from tests.test_scan import copy_sample
 
 pytestmark = pytest.mark.slow
 
@@ -26,9 +26,7 @@ SAMPLE = ["obama/01.jpg", "obama/02.jpg", "biden/01.jpg", "group/face_recognitio
 def scanned(tmp_path_factory: pytest.TempPathFactory, photos_dir: Path) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("recognize")
     folder = base / "Photos"
-    for name in SAMPLE:
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(photos_dir / name, folder / name)
+    copy_sample(photos_dir, folder, SAMPLE)
     with Library(base / "lib.db") as lib:
         assert lib.scan([folder], settings=ScanSettings(workers=1)).new == len(SAMPLE)
     return folder, base / "lib.db"
@@ -38,10 +36,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory, photos_dir: Path) -> tuple
 def lib(scanned: tuple[Path, Path], tmp_path: Path) -> Library:
     """A copy of the scanned library (nobody named yet) for one test."""
     _folder, db = scanned
-    with sqlite3.connect(db) as a, sqlite3.connect(tmp_path / "lib.db") as b:
-        a.backup(b)
-    a.close()
-    b.close()
+    backup_database(db, tmp_path / "lib.db")
     library = Library(tmp_path / "lib.db")
     yield library
     library.close()
@@ -128,10 +123,7 @@ def test_enrol_respects_decisions_and_needs_a_face(lib: Library, scanned: tuple[
 def test_cli_verify_identify_enrol(scanned: tuple[Path, Path], tmp_path: Path, photos_dir: Path) -> None:
     folder, db = scanned
     copy = tmp_path / "lib.db"
-    with sqlite3.connect(db) as a, sqlite3.connect(copy) as b:
-        a.backup(b)
-    a.close()
-    b.close()
+    backup_database(db, copy)
     run = CliRunner().invoke
     r = run(
         cli, ["verify", str(folder / "obama" / "01.jpg"), str(folder / "obama" / "02.jpg"), "--json", "--db", str(copy)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from photoclust.config import ScanSettings
 from photoclust.errors import NotFound
 from photoclust.library import Library
 from photoclust.search import suggest
-from photoclust.store import Store, blob_to_vector
+from photoclust.store import Store, backup_database, blob_to_vector
 from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
 
 SAMPLE = [
@@ -81,14 +80,6 @@ def library(tmp_path_factory: pytest.TempPathFactory, photos_dir: Path) -> tuple
     return db, paths, ids
 
 
-def clone_db(src: Path, dst: Path) -> None:
-    """Copy a library database, including what is still in its write-ahead log."""
-    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
-        a.backup(b)
-    a.close()
-    b.close()
-
-
 def _photo_id(lib: Library, path: str) -> int:
     return int(lib.store.db.execute("SELECT photo_id FROM files WHERE path = ?", [path]).fetchone()[0])
 
@@ -128,7 +119,7 @@ def test_only_counts_named_and_unknown_faces_until_they_are_not_faces(
     library: tuple[Path, dict[str, str], dict[str, int]], tmp_path: Path
 ) -> None:
     db, p, _ids = library
-    clone_db(db, tmp_path / "lib.db")
+    backup_database(db, tmp_path / "lib.db")
     ob = p[SAMPLE[3]]
     with Library(tmp_path / "lib.db") as lib:
         child = next(f for f, _n in lib.photo_faces(_photo_id(lib, ob)) if f.person_id is None)

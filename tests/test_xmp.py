@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from photoclust import xmp
 from photoclust.cli import cli
 from photoclust.config import ScanSettings
 from photoclust.library import Library
+from photoclust.store import backup_database
 from tests.test_scan import copy_sample
 
 EXIFTOOL = shutil.which("exiftool")
@@ -223,10 +223,7 @@ def lib_copy(scanned: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Library]
     """This test's own copy of the photos and of the library (unnamed faces), paths pointing at the copy."""
     folder, db = scanned
     shutil.copytree(folder, tmp_path / "Photos")
-    with sqlite3.connect(db) as a, sqlite3.connect(tmp_path / "lib.db") as b:
-        a.backup(b)
-    a.close()
-    b.close()
+    backup_database(db, tmp_path / "lib.db")
     lib = Library(tmp_path / "lib.db")
     lib.scan([tmp_path / "Photos"], settings=ScanSettings(workers=1))  # links the copies, no analysis
     lib.store.mark_missing([p for p in lib.store.known_files() if not p.startswith(str(tmp_path))])
@@ -392,10 +389,7 @@ def test_import_of_exiftool_sidecars_names_faces_in_one_undoable_step(lib_copy: 
 def test_round_trip_into_a_fresh_library_restores_every_name(lib_copy: tuple[Path, Library], tmp_path: Path) -> None:
     folder, lib = lib_copy
     # the unnamed library, before anything is named, is the "other machine"
-    with sqlite3.connect(lib.db_path) as a, sqlite3.connect(tmp_path / "fresh.db") as b:
-        a.backup(b)
-    a.close()
-    b.close()
+    backup_database(lib.db_path, tmp_path / "fresh.db")
     names = name_everyone(lib, folder)
     db = str(lib.db_path)
     r = CliRunner().invoke(cli, ["export", "--xmp", "--out", "x.csv", "--db", db])

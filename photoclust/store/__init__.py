@@ -17,6 +17,7 @@ batch or none of it. Every query is parameterised.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -509,9 +510,24 @@ class Store:
             yield dict(zip(cols, row, strict=True))
 
 
+def backup_database(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """A consistent copy of a library database (what is still in its write-ahead log included), made with
+    SQLite's online backup, so it is safe while another process is scanning or editing."""
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.partial")
+    try:
+        with sqlite3.connect(f"file:{Path(src)}?mode=ro", uri=True) as a, sqlite3.connect(tmp) as b:
+            a.backup(b)
+        a.close()
+        b.close()
+        tmp.replace(dst)
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise DatabaseError(f"cannot back up {src} to {dst}: {exc}") from exc
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a text file via a temp file and rename, so a crash never leaves half a file."""
-    import os
     import tempfile
 
     target = Path(path)
