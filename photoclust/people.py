@@ -721,6 +721,7 @@ def recluster(
 # Looser than automatic assignment: a *suggestion* the user confirms with one key ("Is this Alice?").
 SUGGEST_DISTANCE = 0.55
 GROUP_DISTANCE = 0.5
+AGGLOMERATE_MAX = 5000  # unknown faces grouped exactly (dense n x n distances) up to this many
 
 
 def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[Face], Person | None]]:
@@ -798,8 +799,16 @@ def _agglomerate(X: np.ndarray, photo: np.ndarray, threshold: float) -> np.ndarr
     n = X.shape[0]
     if n == 1:
         return np.zeros(1, dtype=np.int64)
-    if n > 5000:  # a huge unknown pile: nearest-neighbour grouping would be needed; keep it responsive
-        return np.arange(n, dtype=np.int64)
+    if n > AGGLOMERATE_MAX:
+        # too many for a dense distance matrix: the clustering core's kNN-graph HDBSCAN, loosened to
+        # pairs; faces it leaves as noise are groups of their own
+        from photoclust.cluster import ClusterParams, cluster_faces, same_photo_pairs
+
+        params = ClusterParams(min_cluster_size=2, min_samples=1, join_threshold=threshold, merge_threshold=0.0)
+        labels = cluster_faces(X, params, cannot_link=same_photo_pairs(photo))
+        alone = labels < 0
+        labels[alone] = labels.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+        return labels
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 

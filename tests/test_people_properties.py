@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -202,4 +203,19 @@ def test_unknown_groups_suggest_the_close_person_but_never_a_rejected_one(tmp_pa
     assert by_face[faces[2]] is not None and by_face[faces[2]].id == pid
     # groups hold similar faces: the rejected pair and the unassigned pair are each together
     assert any({faces[2], faces[3]} <= {f.id for f in members} for members, _ in groups)
+    store.close()
+
+
+def test_a_large_unknown_pile_is_still_grouped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the exact-grouping size the kNN-graph path groups the unknown faces the same way."""
+    import photoclust.people as people_mod
+
+    store = Store.open(tmp_path / "lib.db")
+    build(store, 2)
+    people = People(store)
+    exact = {frozenset(f.id for f in g) for g, _ in people_mod.unknown_groups(people)}
+    monkeypatch.setattr(people_mod, "AGGLOMERATE_MAX", 3)
+    approx = {frozenset(f.id for f in g) for g, _ in people_mod.unknown_groups(people)}
+    assert len(exact) == 4  # the four synthetic people
+    assert approx == exact
     store.close()
