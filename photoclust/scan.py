@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -340,8 +339,3 @@ def scan(
     report.seconds = time.monotonic() - t0
     store.end_scan(scan_id, report.__dict__)
     return report
-
-
-def scan_paths(db_path: str | Path, roots: list[str], **kwargs: Any) -> ScanReport:
-    with Store.open(db_path) as store:
-        return scan(store, roots, **kwargs)

@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -425,15 +425,6 @@ class Store:
                 self.db.execute("DELETE FROM errors WHERE path = ?", [path])
         return n
 
-    def is_hash_present(self, sha256: str) -> bool:
-        """True when content with this hash is indexed and one of its files is present on disk."""
-        row = self.db.execute(
-            "SELECT 1 FROM files JOIN photos ON photos.id = files.photo_id"
-            " WHERE photos.sha256 = ? AND files.status = 'present' LIMIT 1",
-            [sha256],
-        ).fetchone()
-        return row is not None
-
     def gc(self, dry_run: bool = False) -> dict[str, int]:
         """Forget photos none of whose files is present any more: their faces and every decision about
         those faces (person membership, confirmations, rejections). Missing file rows and errors of
@@ -502,12 +493,6 @@ class Store:
             model_versions={str(k): int(v) for k, v in versions.items()},
             last_scan=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else None,
         )
-
-    def iter_rows(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
-        cur = self.db.execute(sql, params or [])
-        cols = [d[0] for d in cur.description]
-        for row in cur:
-            yield dict(zip(cols, row, strict=True))
 
 
 def backup_database(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
