@@ -150,10 +150,11 @@ def test_parallel_workers_give_the_same_result(scanned: tuple[Path, Path], tmp_p
     assert faces_by_content(tmp_path / "par.db") == faces_by_content(db)
 
 
-def _scan_subprocess(folder: Path, db: Path, *extra: str) -> subprocess.Popen[bytes]:
+def _scan_subprocess(folder: Path, db: Path, *extra: str, workers: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "photoclust", "scan", str(folder), "--db", str(db), "--workers", "1", *extra]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    cmd = [sys.executable, "-m", "photoclust", "scan", str(folder), "--db", str(db), "--workers", str(workers), *extra]
+    # its own process group, like a command in a terminal: Ctrl-C reaches the scan and its workers
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _wait_for_photos(db: Path, n: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -173,17 +174,17 @@ def _wait_for_photos(db: Path, n: int, proc: subprocess.Popen[bytes], timeout: f
     raise AssertionError("scan made no progress")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig, workers", [(signal.SIGKILL, 1), (signal.SIGINT, 1), (signal.SIGINT, 2)])
 def test_killed_scan_leaves_a_consistent_db_and_resumes(
-    sig: signal.Signals, scanned: tuple[Path, Path], tmp_path: Path, photos_dir: Path
+    sig: signal.Signals, workers: int, scanned: tuple[Path, Path], tmp_path: Path, photos_dir: Path
 ) -> None:
     _folder, clean_db = scanned
     folder = tmp_path / "Photos"
     copy_sample(photos_dir, folder)
     db = tmp_path / "killed.db"
-    proc = _scan_subprocess(folder, db, "--batch-size", "1")
+    proc = _scan_subprocess(folder, db, "--batch-size", "1", workers=workers)
     _wait_for_photos(db, 2, proc)
-    proc.send_signal(sig)
+    os.killpg(proc.pid, sig)  # the whole group, as Ctrl-C in a terminal (or a kill -9 of everything)
     out = proc.communicate(timeout=120)[0].decode()
     if sig == signal.SIGINT:
         assert proc.returncode == 130, out
