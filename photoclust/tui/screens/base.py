@@ -13,6 +13,7 @@ from photoclust.errors import PhotoclustError
 
 if TYPE_CHECKING:
     from photoclust.tui.app import PhotoclustApp
+    from photoclust.tui.widgets.grid import FaceGrid
 
 R = TypeVar("R")
 
@@ -85,3 +86,36 @@ def short_date(taken_at: str | None) -> str:
     if not taken_at:
         return "no date"
     return taken_at.replace("T", " ")[:16]
+
+
+class FaceGridScreen(DataScreen):
+    """A data screen built around a grid of faces (a person's, or the unknown ones): the actions that
+    work the same on both. Each applies to the selection, or to the face under the cursor."""
+
+    def _grid(self) -> FaceGrid:
+        from photoclust.tui.widgets.grid import FaceGrid
+
+        return self.query_one(FaceGrid)
+
+    def _targets(self) -> list[int]:
+        faces = self._grid().targets()
+        if not faces:
+            self.notify("No face here.", severity="warning")
+        return [f.id for f in faces]
+
+    def _done(self, _result: object = None) -> None:
+        self._grid().clear_selection()
+
+    def action_back(self) -> None:
+        if not self._grid().clear_selection():
+            self.dismiss()
+
+    def action_not_face(self) -> None:
+        faces = self._targets()
+        if faces:
+            self.papp.edit(lambda lib: lib.not_a_face(faces), f"{len(faces)} marked as not a face", then=self._done)
+
+    def action_open(self) -> None:
+        face = self._grid().current
+        if face is not None:
+            self.papp.open_file(face.path)

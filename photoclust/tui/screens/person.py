@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Static
 
 from photoclust.errors import NotFound, PhotoclustError
-from photoclust.tui.screens.base import DataScreen, short_date, short_path
+from photoclust.tui.screens.base import FaceGridScreen, short_date, short_path
 from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
 from photoclust.types import Face, Person
 
@@ -29,7 +29,7 @@ def face_line(face: Face | None, selected: int) -> str:
     return " · ".join(parts)
 
 
-class PersonScreen(DataScreen):
+class PersonScreen(FaceGridScreen):
     """The faces of one person. Edits apply to the selected faces, or to the face under the cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -110,17 +110,7 @@ class PersonScreen(DataScreen):
 
     # -- actions --------------------------------------------------------------------------------
     def _faces(self) -> list[int]:
-        faces = self.query_one(FaceGrid).targets()
-        if not faces:
-            self.notify("No face here.", severity="warning")
-        return [f.id for f in faces]
-
-    def _done(self, _result: object = None) -> None:
-        self.query_one(FaceGrid).clear_selection()
-
-    def action_back(self) -> None:
-        if not self.query_one(FaceGrid).clear_selection():
-            self.dismiss()
+        return self._targets()
 
     def action_name(self) -> None:
         if self.person is not None:
@@ -162,18 +152,8 @@ class PersonScreen(DataScreen):
         if faces:
             self.papp.edit(lambda lib: lib.confirm(faces), f"{len(faces)} confirmed", then=self._done)
 
-    def action_not_face(self) -> None:
-        faces = self._faces()
-        if faces:
-            self.papp.edit(lambda lib: lib.not_a_face(faces), f"{len(faces)} marked as not a face", then=self._done)
-
     def action_cover(self) -> None:
         face = self.query_one(FaceGrid).current
         if face is not None:
             pid = self.person_id
             self.papp.edit(lambda lib: lib.set_cover(pid, face.id), "Cover face set")
-
-    def action_open(self) -> None:
-        face = self.query_one(FaceGrid).current
-        if face is not None:
-            self.papp.open_file(face.path)

@@ -16,13 +16,13 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from photoclust.tui.backend import UnknownGroup
-from photoclust.tui.screens.base import DataScreen
+from photoclust.tui.screens.base import FaceGridScreen
 from photoclust.tui.screens.person import face_line
 from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
 from photoclust.types import Face, Person
 
 
-class UnknownScreen(DataScreen):
+class UnknownScreen(FaceGridScreen):
     """Put names on unknown faces: accept a suggestion, start a new person, or move faces to someone."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -120,13 +120,6 @@ class UnknownScreen(DataScreen):
         faces = grid.selected_items() or grid.items
         return [f.id for f in faces]
 
-    def _done(self, _result: object = None) -> None:
-        self.query_one(FaceGrid).clear_selection()
-
-    def action_back(self) -> None:
-        if not self.query_one(FaceGrid).clear_selection():
-            self.dismiss()
-
     def action_switch(self) -> None:
         if self.query_one(FaceGrid).has_focus:
             self.query_one("#groups", OptionList).focus()
@@ -167,17 +160,6 @@ class UnknownScreen(DataScreen):
         faces = self._faces()
         if faces:
             self.papp.ask_move(faces, exclude=(), then=self._done)
-
-    def action_not_face(self) -> None:
-        grid = self.query_one(FaceGrid)
-        faces = [f.id for f in grid.targets()]
-        if faces:
-            self.papp.edit(lambda lib: lib.not_a_face(faces), f"{len(faces)} marked as not a face", then=self._done)
-
-    def action_open(self) -> None:
-        face = self.query_one(FaceGrid).current
-        if face is not None:
-            self.papp.open_file(face.path)
 
 
 def _key(faces: list[Face]) -> tuple[int, ...]:
