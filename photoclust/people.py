@@ -358,10 +358,19 @@ class People:
         return pid
 
     def _new_person(self, cs: ChangeSet, name: str | None) -> int:
-        pid = self._next_person_id(cs)
-        cs.people[pid] = (None, (name, 0, None, time.time()))
-        self._bump_max_person(pid)
-        return pid
+        return self._new_people(cs, [name])[0]
+
+    def _new_people(self, cs: ChangeSet, names: Sequence[str | None]) -> list[int]:
+        """Ids for new people (never used before), added to the change set."""
+        if not names:
+            return []
+        first = self._next_person_id(cs)
+        now = time.time()
+        ids = list(range(first, first + len(names)))
+        for pid, name in zip(ids, names, strict=True):
+            cs.people[pid] = (None, (name, 0, None, now))
+        self._bump_max_person(ids[-1])
+        return ids
 
     def _bump_max_person(self, pid: int) -> None:
         self.db.execute(
@@ -541,8 +550,7 @@ class People:
         rejected = self.rejections()
         photo = self._photo_of(list(states))
         want: dict[int, int | None] = dict(assignment)
-        for group in new_groups:
-            pid = self._new_person(cs, None)
+        for group, pid in zip(new_groups, self._new_people(cs, [None] * len(new_groups)), strict=True):
             for f in group:
                 want[f] = pid
         # a person keeps confirmed faces; compute final membership to check same-photo conflicts
@@ -566,8 +574,9 @@ class People:
         for pid in {s[0] for s in states.values() if s[0] is not None}:
             self._drop_if_empty(cs, pid)
         # new people that lost all their faces to the checks are not created
+        receiving = {a[0] for _b, a in cs.faces.values()}
         for pid, (before, after) in list(cs.people.items()):
-            if before is None and after is not None and not any(a[0] == pid for _b, a in cs.faces.values()):
+            if before is None and after is not None and pid not in receiving:
                 del cs.people[pid]
         self._commit(kind, f"{kind}: {len(updates)} faces changed person", cs)
         return len(updates)
