@@ -143,7 +143,9 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     help="Where to run the FaceNet embedding: auto uses CUDA when present.",
 )
-@click.option("--workers", type=int, default=0, help="Worker processes for decoding and detection (0: one per core).")
+@click.option(
+    "--workers", type=int, default=0, help="Worker processes for decoding and detection (0: one per core, at most 4)."
+)
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Faces embedded and committed per batch.")
 @click.option("--no-flip", is_flag=True, help="Do not average each face's embedding with its mirror image.")
 @_errors_to_click
