@@ -524,12 +524,22 @@ class People:
     def eligible(self) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
         """Live, not-rejected faces: ids, embedding matrix and per-face info for clustering."""
         rows = self.db.execute(
-            "SELECT id, photo_id, person_id, confirmed, flags, embedding FROM live_faces ORDER BY id"
+            "SELECT f.id, f.photo_id, f.person_id, f.confirmed, f.flags, f.embedding, p.indexed_at"
+            " FROM live_faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.id"
         ).fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         X = blobs_to_matrix(r[5] for r in rows) if rows else np.zeros((0, 512), dtype=np.float32)
-        info = [{"photo": r[1], "person": r[2], "confirmed": bool(r[3]), "flags": r[4]} for r in rows]
+        info = [
+            {"photo": r[1], "person": r[2], "confirmed": bool(r[3]), "flags": r[4], "indexed_at": r[6]} for r in rows
+        ]
         return ids, X, info
+
+    def last_cluster_time(self) -> float | None:
+        """When the latest clustering run still in effect (not undone) happened, or None."""
+        row = self.db.execute(
+            "SELECT max(at) FROM ops WHERE kind IN ('cluster', 'cluster-full') AND undone = 0"
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
     def rejections(self) -> dict[int, set[int]]:
         out: dict[int, set[int]] = defaultdict(set)
@@ -699,6 +709,12 @@ def recluster(
     if not full:
         # cluster the faces still unknown (and strong enough) among themselves into new people
         rest = np.flatnonzero((target == -1) & ~weak & ~confirmed)
+        since = people.last_cluster_time()
+        if rest.size > LOCAL_CLUSTER_MIN and since is not None:
+            # A large unknown pile was already clustered last time: only faces indexed since then, and
+            # the unknown faces near them, can form a new person now. Cluster just that neighbourhood.
+            fresh = np.array([(info[r]["indexed_at"] or 0.0) > since for r in rest], dtype=bool)
+            rest = rest[_near(X, rest, rest[fresh], LOCAL_CLUSTER_DISTANCE)] if fresh.any() else rest[:0]
         if rest.size >= params.min_cluster_size:
             labels = cluster_faces(X[rest], params, cannot_link=same_photo_pairs(photo[rest]))
             for lab in sorted(set(labels.tolist()) - {-1}):
@@ -725,6 +741,22 @@ def recluster(
         changed=changed,
         seconds=time.monotonic() - t0,
     )
+
+
+# Incremental clustering of a large unknown pile looks only at faces new since the last run and the
+# unknown faces within this cosine distance of them (they are all a new person could be made of).
+LOCAL_CLUSTER_MIN = 5000
+LOCAL_CLUSTER_DISTANCE = 0.7
+
+
+def _near(X: np.ndarray, rows: np.ndarray, fresh: np.ndarray, distance: float) -> np.ndarray:
+    """Mask over ``rows``: within ``distance`` (cosine) of at least one of the ``fresh`` rows."""
+    out = np.zeros(rows.size, dtype=bool)
+    F = X[fresh]
+    for start in range(0, rows.size, 4096):
+        block = X[rows[start : start + 4096]] @ F.T
+        out[start : start + 4096] = block.max(axis=1) >= 1.0 - distance
+    return out
 
 
 # Looser than automatic assignment: a *suggestion* the user confirms with one key ("Is this Alice?").

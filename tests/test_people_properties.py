@@ -219,3 +219,49 @@ def test_a_large_unknown_pile_is_still_grouped(tmp_path: Path, monkeypatch: pyte
     assert len(exact) == 4  # the four synthetic people
     assert approx == exact
     store.close()
+
+
+def _add(store: Store, centres: np.ndarray, who: list[int], start: int, rng: np.random.Generator) -> None:
+    rows = []
+    for k, i in enumerate(who):
+        emb = centres[i] + rng.normal(scale=0.025, size=512)
+        emb = (emb / np.linalg.norm(emb))[None, :].astype(np.float32)
+        face = FaceCrop(
+            DetectedFace((0.0, 0.0, 50.0, 50.0), ((0.0, 0.0),) * 5, 0.999),
+            FaceQuality(50.0, 100.0, 0.0, ()),
+            np.zeros((0,), np.uint8),
+            b"t",
+        )
+        info = PhotoInfo(f"sha-{start + k}", 640, 480, None, "JPEG")
+        rows.append((AnalysedPhoto(FileEntry(f"/p/{start + k}.jpg", 1, 1), info, (face,)), emb, "m"))
+    store.write_batch(rows, [], [])
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_incremental_clustering_of_a_large_unknown_pile_looks_near_the_new_faces(
+    local: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import photoclust.people as people_mod
+
+    if local:
+        monkeypatch.setattr(people_mod, "LOCAL_CLUSTER_MIN", 0)
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(7, 512))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    store = Store.open(tmp_path / "lib.db")
+    people = People(store)
+    # people 0-3 with 4 faces each; 4 and 6 with only 2 faces: too few to be a person yet
+    _add(store, centres, [0, 1, 2, 3] * 4 + [4, 4, 6, 6], 0, rng)
+    first = recluster(people)
+    assert first.new_people == 4 and first.unknown == 4
+    # a third face of person 4 arrives, and three faces of a new person 5
+    _add(store, centres, [4, 5, 5, 5], 100, rng)
+    recluster(people)
+    groups = sorted(sorted(f.path for f in people.faces(p.id)) for p in people.all())
+    paths_of = {
+        i: sorted(f"/p/{k}.jpg" for k, w in enumerate([0, 1, 2, 3] * 4 + [4, 4, 6, 6]) if w == i) for i in range(7)
+    }
+    assert sorted(paths_of[4] + ["/p/100.jpg"]) in groups  # old unknown faces next to a new one: a person now
+    assert ["/p/101.jpg", "/p/102.jpg", "/p/103.jpg"] in groups
+    assert sorted(f.path for f in people.faces(None)) == paths_of[6]  # far from every new face: still unknown
+    store.close()
