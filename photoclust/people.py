@@ -64,7 +64,7 @@ class ChangeSet:
         for k, b, a in data["faces"]:
             cs.faces[int(k)] = ((b[0], int(b[1]), int(b[2])), (a[0], int(a[1]), int(a[2])))
         for k, b, a in data["people"]:
-            cs.people[int(k)] = (_person_state(b), _person_state(a))
+            cs.people[int(k)] = (_person_state_from_json(b), _person_state_from_json(a))
         for f, p, b, a in data["rejections"]:
             cs.rejections[(int(f), int(p))] = (bool(b), bool(a))
         return cs
@@ -77,7 +77,7 @@ class ChangeSet:
         )
 
 
-def _person_state(v: list[Any] | None) -> PersonState:
+def _person_state_from_json(v: list[Any] | None) -> PersonState:
     return None if v is None else (v[0], int(v[1]), v[2], float(v[3]))
 
 
@@ -98,35 +98,35 @@ class People:
         self.db = store.db
 
     # -- reading ----------------------------------------------------------------------------------
-    def all(self, include_hidden: bool = False) -> list[Person]:
+    def _people(self, where: str, params: list[Any]) -> list[Person]:
+        """People matching ``where`` (SQL on ``people p``) with their live face and photo counts."""
         rows = self.db.execute(
-            """
+            f"""
             SELECT p.id, p.name, p.hidden, p.cover_face_id,
                    count(f.id) AS n_faces, count(DISTINCT f.photo_id) AS n_photos,
                    (SELECT lf.id FROM live_faces lf WHERE lf.person_id = p.id
                     ORDER BY lf.flags = '' DESC, lf.probability * min(lf.size_px, 160) DESC, lf.id LIMIT 1) AS best
             FROM people p LEFT JOIN live_faces f ON f.person_id = p.id
-            WHERE (? OR p.hidden = 0)
+            WHERE {where}
             GROUP BY p.id
             """,
-            [int(include_hidden)],
+            params,
         ).fetchall()
-        out = []
-        for pid, name, hidden, cover, n_faces, n_photos, best in rows:
-            if not name and n_faces == 0:
-                continue
-            out.append(Person(int(pid), name, int(n_faces), int(n_photos), cover or best, bool(hidden)))
+        return [
+            Person(int(pid), name, int(n_faces), int(n_photos), cover or best, bool(hidden))
+            for pid, name, hidden, cover, n_faces, n_photos, best in rows
+        ]
+
+    def all(self, include_hidden: bool = False) -> list[Person]:
+        out = [p for p in self._people("(? OR p.hidden = 0)", [int(include_hidden)]) if p.name or p.faces]
         out.sort(key=lambda p: (p.name is None, -p.faces, (p.name or "").lower(), p.id))
         return out
 
     def get(self, person_id: int) -> Person:
-        for p in self.all(include_hidden=True):
-            if p.id == person_id:
-                return p
-        row = self.db.execute("SELECT name, hidden, cover_face_id FROM people WHERE id = ?", [person_id]).fetchone()
-        if row is None:
+        found = self._people("p.id = ?", [person_id])
+        if not found:
             raise NotFound(f"no person with id {person_id}: see 'photoclust people'")
-        return Person(person_id, row[0], 0, 0, row[2], bool(row[1]))
+        return found[0]
 
     def find_by_name(self, name: str) -> list[Person]:
         return [p for p in self.all(include_hidden=True) if p.name and p.name.casefold() == name.casefold()]
