@@ -730,10 +730,16 @@ def recluster(
         if int(ids[r]) not in in_new and (target[r] != person[r])
     }
     changed = people.apply_assignment(assignment, new_groups, "cluster-full" if full else "cluster")
-    listed = people.all(include_hidden=True)
+    # the people all() lists, counted without building them: named, or with a face on screen
+    n_people = int(
+        people.db.execute(
+            "SELECT count(*) FROM people p WHERE p.name IS NOT NULL"
+            " OR EXISTS (SELECT 1 FROM live_faces f WHERE f.person_id = p.id)"
+        ).fetchone()[0]
+    )
     assigned = int(people.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NOT NULL").fetchone()[0])
     return ClusterReport(
-        people=len(listed),
+        people=n_people,
         new_people=len(new_groups),
         assigned=assigned,
         unknown=n - assigned,
