@@ -65,3 +65,11 @@ def test_bounds_are_in_pyproject(spec: str) -> None:
     """The private/removed APIs we rely on are fenced by upper bounds (see comments in pyproject.toml)."""
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(rf'"{spec}>=[^"]*,<', text)
+
+
+def test_opencv_reads_the_tensorflow_graph() -> None:
+    """The conversion test's independent reference needs OpenCV's TensorFlow reader (only 5.0.x has it and
+    reads our graph next to numpy 2): a lock that resolves another OpenCV must fail here, not be skipped."""
+    import cv2
+
+    assert hasattr(cv2.dnn, "readNetFromTensorflow"), cv2.__version__
