@@ -8,12 +8,15 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from photoclust import __version__
 from photoclust.errors import PhotoclustError
+
+if TYPE_CHECKING:
+    from photoclust.types import Person
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -341,6 +344,55 @@ def merge(person_ids: tuple[int, ...], into: int, db: str | None) -> None:
     with _library(db) as lib:
         lib.merge(list(person_ids), into)
     click.echo(f"Merged {', '.join(map(str, person_ids))} into {into}.")
+
+
+@cli.command()
+@click.option("--limit", type=int, default=20, show_default=True, help="Show at most this many pairs.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_db_option
+@_errors_to_click
+def suggest(limit: int, as_json: bool, db: str | None) -> None:
+    """People who are probably the same person, most likely first.
+
+    Accept one with 'photoclust merge B --into A'; decline it with 'photoclust different A B'.
+    """
+    with _library(db) as lib:
+        pairs = lib.merge_suggestions(limit)
+    if as_json:
+        import json
+
+        rows = [
+            {
+                "a": {"id": s.a.id, "name": s.a.name, "faces": s.a.faces},
+                "b": {"id": s.b.id, "name": s.b.name, "faces": s.b.faces},
+                "distance": round(s.distance, 4),
+                "score": round(s.score, 4),
+            }
+            for s in pairs
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not pairs:
+        click.echo("No suggestions: no two people look like one.")
+        return
+
+    def label(p: Person) -> str:
+        return f"#{p.id} {p.name or 'Unnamed'} ({p.faces} {'face' if p.faces == 1 else 'faces'})"
+
+    for s in pairs:
+        click.echo(f"{s.score:4.0%}  {label(s.a)}  =  {label(s.b)}   merge {s.b.id} --into {s.a.id}")
+
+
+@cli.command()
+@click.argument("person_a", type=int)
+@click.argument("person_b", type=int)
+@_db_option
+@_errors_to_click
+def different(person_a: int, person_b: int, db: str | None) -> None:
+    """Say that two people are not the same person (declines a 'suggest' pair; undoable)."""
+    with _library(db) as lib:
+        lib.declare_different(person_a, person_b)
+    click.echo(f"Persons {person_a} and {person_b} are different people: not suggested again.")
 
 
 @cli.command()

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Literal
 
 from photoclust.config import ScanSettings, default_db_path
 from photoclust.errors import NotFound
-from photoclust.people import ClusterReport, HistoryEntry, People, recluster, unknown_groups
+from photoclust.people import (
+    ClusterReport,
+    HistoryEntry,
+    MergeSuggestion,
+    People,
+    merge_suggestions,
+    recluster,
+    unknown_groups,
+)
 from photoclust.progress import Progress
 from photoclust.store import LibraryStatus, Store, backup_database
 from photoclust.types import Face, Person, ScanReport
@@ -81,6 +89,14 @@ class Library:
     def unknown_groups(self, limit: int | None = None) -> list[tuple[list[Face], Person | None]]:
         """Unknown faces grouped by similarity, largest first, each with a suggested person or None."""
         return unknown_groups(self.people, limit)
+
+    def merge_suggestions(self, limit: int | None = None) -> list[MergeSuggestion]:
+        """Pairs of people that are probably one person ("same person?"), most likely first."""
+        return merge_suggestions(self.people, limit)
+
+    def declare_different(self, a: int, b: int) -> None:
+        """Two people are not the same: never suggested again, never merged by clustering."""
+        self.people.declare_different(a, b)
 
     def list_people(self, include_hidden: bool = False) -> list[Person]:
         return self.people.all(include_hidden=include_hidden)

@@ -41,12 +41,14 @@ class ChangeSet:
     faces: dict[int, tuple[FaceState, FaceState]] = field(default_factory=dict)
     people: dict[int, tuple[PersonState, PersonState]] = field(default_factory=dict)
     rejections: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
+    different: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)  # (a < b): declined
 
     def empty(self) -> bool:
         return not (
             any(b != a for b, a in self.faces.values())
             or any(b != a for b, a in self.people.values())
             or any(b != a for b, a in self.rejections.values())
+            or any(b != a for b, a in self.different.values())
         )
 
     def dumps(self) -> bytes:
@@ -54,6 +56,7 @@ class ChangeSet:
             "faces": [[k, list(b), list(a)] for k, (b, a) in self.faces.items() if b != a],
             "people": [[k, b, a] for k, (b, a) in self.people.items() if b != a],
             "rejections": [[f, p, b, a] for (f, p), (b, a) in self.rejections.items() if b != a],
+            "different": [[x, y, b, a] for (x, y), (b, a) in self.different.items() if b != a],
         }
         return zlib.compress(json.dumps(data).encode())
 
@@ -67,6 +70,8 @@ class ChangeSet:
             cs.people[int(k)] = (_person_state_from_json(b), _person_state_from_json(a))
         for f, p, b, a in data["rejections"]:
             cs.rejections[(int(f), int(p))] = (bool(b), bool(a))
+        for x, y, b, a in data.get("different", []):  # absent in change sets written before 0006
+            cs.different[(int(x), int(y))] = (bool(b), bool(a))
         return cs
 
     def inverted(self) -> ChangeSet:
@@ -74,6 +79,7 @@ class ChangeSet:
             faces={k: (a, b) for k, (b, a) in self.faces.items()},
             people={k: (a, b) for k, (b, a) in self.people.items()},
             rejections={k: (a, b) for k, (b, a) in self.rejections.items()},
+            different={k: (a, b) for k, (b, a) in self.different.items()},
         )
 
 
@@ -241,6 +247,11 @@ class People:
                 self.db.execute("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)", [fid, rpid])
             else:
                 self.db.execute("DELETE FROM rejections WHERE face_id = ? AND person_id = ?", [fid, rpid])
+        for (a, b), dstates in cs.different.items():
+            if dstates[pick]:
+                self.db.execute("INSERT OR IGNORE INTO different_people (person_a, person_b) VALUES (?, ?)", [a, b])
+            else:
+                self.db.execute("DELETE FROM different_people WHERE person_a = ? AND person_b = ?", [a, b])
         # ... and people removed last, once no face points at them.
         for pid, pstates in cs.people.items():
             if pstates[pick] is None:
@@ -436,6 +447,14 @@ class People:
         self._move_into(cs, moving, into)
         for s in srcs:
             self._set_person(cs, s, None)
+        # "different from X" said of a merged person now holds for the merged whole
+        declined = self.different_pairs()
+        for x, y in declined:
+            if x in srcs or y in srcs:
+                self._set_different(cs, x, y, False)
+                other = y if x in srcs else x
+                if other != into and other not in srcs:
+                    self._set_different(cs, into, other, True)
         if not target[0]:
             named = [n for n in names if n]
             if named:
@@ -485,6 +504,27 @@ class People:
                 self._set_faces(cs, {fid: (None, 0, nf)})
         self._drop_if_empty(cs, person_id)
         self._commit("reject", f"{len(face_ids)} faces are not person {person_id}", cs)
+
+    def different_pairs(self) -> set[tuple[int, int]]:
+        """Pairs of people (smaller id first) the user said are not the same person."""
+        return {(int(a), int(b)) for a, b in self.db.execute("SELECT person_a, person_b FROM different_people")}
+
+    def _set_different(self, cs: ChangeSet, x: int, y: int, value: bool) -> None:
+        key = (min(x, y), max(x, y))
+        if key not in cs.different:
+            present = key in self.different_pairs()
+            cs.different[key] = (present, present)
+        cs.different[key] = (cs.different[key][0], value)
+
+    def declare_different(self, a: int, b: int) -> None:
+        """ "Not the same person": the pair is never suggested again and never merged by clustering."""
+        if a == b:
+            raise ConstraintError("a person cannot be different from themselves")
+        self._require_person(a)
+        self._require_person(b)
+        cs = ChangeSet()
+        self._set_different(cs, a, b, True)
+        self._commit("different", f"persons {a} and {b} are different people", cs)
 
     def unknown_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NULL").fetchone()[0])
@@ -623,12 +663,21 @@ def recluster(
     as must-link groups; new clusters take over the id (and name) of the old person they overlap most,
     so people keep their ids.
     """
-    from photoclust.cluster import AssignParams, ClusterParams, assign_to_people, cluster_faces, same_photo_pairs
+    from photoclust.cluster import (
+        AssignParams,
+        ClusterParams,
+        assign_to_people,
+        centre,
+        cluster_faces,
+        library_mean,
+        same_photo_pairs,
+    )
 
     t0 = time.monotonic()
     params = params or ClusterParams()
     assign_params = assign_params or AssignParams()
     ids, X, info = people.eligible()
+    X = centre(X, library_mean(X))
     n = len(ids)
     rejected = people.rejections()
     photo = np.array([i["photo"] for i in info], dtype=np.int64)
@@ -646,9 +695,8 @@ def recluster(
         sub = {int(r): k for k, r in enumerate(rows)}
         must = [[sub[int(r)] for r in rows if confirmed[r] and person[r] == p] for p in group_people]
         forbidden = [(sub[int(r)], gindex[q]) for r in rows for q in rejected.get(int(ids[r]), ()) if q in gindex]
-        labels = cluster_faces(
-            X[rows], params, cannot_link=same_photo_pairs(photo[rows]), must_link=must, forbidden=forbidden
-        )
+        cannot = np.vstack([same_photo_pairs(photo[rows]), _declined_pairs(people, person[rows])])
+        labels = cluster_faces(X[rows], params, cannot_link=cannot, must_link=must, forbidden=forbidden)
         target[~confirmed] = -1
         # new clusters take the id of the old person they overlap most (ids stay stable across runs)
         taken = set(group_people)
@@ -717,11 +765,16 @@ def recluster(
             rest = rest[_near(X, rest, rest[fresh], LOCAL_CLUSTER_DISTANCE)] if fresh.any() else rest[:0]
         if rest.size >= params.min_cluster_size:
             labels = cluster_faces(X[rest], params, cannot_link=same_photo_pairs(photo[rest]))
-            for lab in sorted(set(labels.tolist()) - {-1}):
-                members = rest[labels == lab]
+            groups = [rest[labels == lab] for lab in sorted(set(labels.tolist()) - {-1})]
+            for members, pid in zip(
+                groups, _join_people(X, groups, target, photo, ids, rejected, assign_params), strict=True
+            ):
+                if pid >= 0:  # one clustering run over everything would have merged it into that person
+                    target[members] = pid
+                    continue
                 new_groups.append([int(ids[r]) for r in members])
                 target[members] = -2
-            if new_groups:
+            if groups:
                 assign_unknown()  # faces left out of the new people may clearly belong to one
     in_new = {f for g in new_groups for f in g}
     assignment = {
@@ -749,6 +802,59 @@ def recluster(
     )
 
 
+def _declined_pairs(people: People, person: np.ndarray, most: int = 64) -> np.ndarray:
+    """Cannot-link rows between the faces (up to ``most`` of each) of every pair of people the user said
+    are different, so that re-clustering from scratch keeps them apart."""
+    out = [np.zeros((0, 2), dtype=np.int64)]
+    for a, b in people.different_pairs():
+        ra, rb = np.flatnonzero(person == a)[:most], np.flatnonzero(person == b)[:most]
+        if ra.size and rb.size:
+            out.append(np.column_stack([np.repeat(ra, rb.size), np.tile(rb, ra.size)]))
+    return np.vstack(out)
+
+
+def _join_people(
+    X: np.ndarray,
+    groups: list[np.ndarray],
+    target: np.ndarray,
+    photo: np.ndarray,
+    ids: np.ndarray,
+    rejected: dict[int, set[int]],
+    assign_params: Any,
+) -> list[int]:
+    """For each new group of unknown faces (rows), the existing person it is by average linkage, or -1.
+
+    Never a person the user removed one of the group's faces from, nor one already in the group's photos.
+    """
+    from photoclust.cluster import link_to_people
+
+    refs = np.flatnonzero(target >= 0)
+    if not groups or not refs.size:
+        return [-1] * len(groups)
+    people, inv = np.unique(target[refs], return_inverse=True)
+    P = np.zeros((people.size, X.shape[1]), dtype=np.float32)
+    np.add.at(P, inv, X[refs])
+    p_size = np.bincount(inv, minlength=people.size)
+    G = np.vstack([X[g].sum(axis=0) for g in groups])
+    g_size = np.array([g.size for g in groups], dtype=np.int64)
+    in_photo: dict[int, set[int]] = defaultdict(set)  # photo -> people (rows of P) already in it
+    for r, k in zip(refs.tolist(), inv.tolist(), strict=True):
+        in_photo[int(photo[r])].add(k)
+    pos = {int(v): k for k, v in enumerate(people.tolist())}
+    fg: list[int] = []
+    fp: list[int] = []
+    for gi, g in enumerate(groups):
+        bad = {pos[q] for r in g.tolist() for q in rejected.get(int(ids[r]), ()) if q in pos}
+        for ph in set(photo[g].tolist()):
+            bad |= in_photo.get(ph, set())
+        fg += [gi] * len(bad)
+        fp += sorted(bad)
+    best, _ = link_to_people(
+        G, g_size, P, p_size, assign_params, forbidden=(np.array(fg, np.int64), np.array(fp, np.int64))
+    )
+    return [int(people[b]) if b >= 0 else -1 for b in best.tolist()]
+
+
 # Incremental clustering of a large unknown pile looks only at faces new since the last run and the
 # unknown faces within this cosine distance of them (they are all a new person could be made of).
 LOCAL_CLUSTER_MIN = 5000
@@ -765,22 +871,33 @@ def _near(X: np.ndarray, rows: np.ndarray, fresh: np.ndarray, distance: float) -
     return out
 
 
-# Looser than automatic assignment: a *suggestion* the user confirms with one key ("Is this Alice?").
-SUGGEST_DISTANCE = 0.55
-GROUP_DISTANCE = 0.5
-AGGLOMERATE_MAX = 5000  # unknown faces grouped exactly (dense n x n distances) up to this many
+# Unknown faces are grouped for the Unknown view by average linkage looser than clustering (a group is
+# a question for the user, not a person); a group's suggested person ("Is this Alice?") and the "same
+# person?" pairs may be up to SUGGEST_SLACK beyond the distance at which clustering decides by itself.
+GROUP_SLACK = 0.08
+SUGGEST_SLACK = 0.12
+
+
+def _centred(people: People, rows: Sequence[Any], col: int) -> np.ndarray:
+    """The embeddings in column ``col`` of ``rows``, centred on the library's mean face (as clustering)."""
+    from photoclust.cluster import centre, library_mean
+
+    every = people.db.execute("SELECT embedding FROM live_faces").fetchall()
+    mean = library_mean(blobs_to_matrix(r[0] for r in every)) if every else np.zeros(512, np.float32)
+    return centre(blobs_to_matrix(r[col] for r in rows), mean)
 
 
 def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[Face], Person | None]]:
-    """Unknown faces grouped by similarity, each group with the person it most likely is (or None).
+    """Unknown faces in groups for the Unknown view, each with the person it most likely is (or None).
 
-    Groups: average-linkage agglomerative clustering of the unknown faces at cosine distance
-    ``GROUP_DISTANCE`` (faces of one photo never share a group). Suggestion: the person whose centroid
-    is closest to the group's centroid within ``SUGGEST_DISTANCE``, unless a face of the group was
-    removed from that person or the person already appears in one of the group's photos.
-    Largest groups first.
+    First, one group per person: the unknown faces whose nearest person by average linkage is within
+    ``SUGGEST_SLACK`` of the automatic-assignment distance ("Are these Alice?": one answer for all of
+    them), never a person the face was removed from or one already in the face's photo, and never two
+    faces of one photo (the closer one is asked about). Then the other unknown faces, grouped among
+    themselves by average linkage ``GROUP_SLACK`` looser than clustering (faces of one photo never share
+    a group; a face alone is a group). Suggested groups first, then by size.
     """
-    from photoclust.cluster import centroids
+    from photoclust.cluster import AssignParams, ClusterParams, cluster_faces, link_to_people, same_photo_pairs
 
     rows = people.db.execute(
         "SELECT id, photo_id, embedding FROM live_faces WHERE person_id IS NULL ORDER BY id"
@@ -789,93 +906,133 @@ def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[
         return []
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     photo = np.array([r[1] for r in rows], dtype=np.int64)
-    X = blobs_to_matrix(r[2] for r in rows)
-    labels = _agglomerate(X, photo, GROUP_DISTANCE)
-    # person centroids
-    prow = people.db.execute(
-        "SELECT person_id, embedding FROM live_faces WHERE person_id IS NOT NULL ORDER BY person_id, id"
-    ).fetchall()
+    X = _centred(people, rows, 2)
     by_id = {p.id: p for p in people.all(include_hidden=False)}
+    suggested = np.full(ids.size, -1, dtype=np.int64)
+    prow = people.db.execute(
+        "SELECT person_id, photo_id, embedding FROM live_faces WHERE person_id IS NOT NULL ORDER BY person_id, id"
+    ).fetchall()
     if prow:
-        plabels = np.array([r[0] for r in prow], dtype=np.int64)
-        keys, C = centroids(blobs_to_matrix(r[1] for r in prow), plabels)
-    rejected = people.rejections()
-    person_photos: dict[int, set[int]] = defaultdict(set)
-    for pid, ph in people.db.execute("SELECT person_id, photo_id FROM faces WHERE person_id IS NOT NULL"):
-        person_photos[int(pid)].add(int(ph))
+        keys, inv = np.unique(np.array([r[0] for r in prow], dtype=np.int64), return_inverse=True)
+        P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
+        np.add.at(P, inv, _centred(people, prow, 2))
+        p_size = np.bincount(inv, minlength=keys.size)
+        pos = {int(k): i for i, k in enumerate(keys.tolist())}
+        in_photo: dict[int, set[int]] = defaultdict(set)
+        for (_p, ph, _e), k in zip(prow, inv.tolist(), strict=True):
+            in_photo[int(ph)].add(k)
+        rejected = people.rejections()
+        fq: list[int] = []
+        fp: list[int] = []
+        for r in range(ids.size):
+            bad = set(in_photo.get(int(photo[r]), set()))
+            bad |= {pos[q] for q in rejected.get(int(ids[r]), ()) if q in pos}
+            bad |= {k for k, pid in enumerate(keys.tolist()) if pid not in by_id} if len(by_id) < keys.size else set()
+            fq += [r] * len(bad)
+            fp += sorted(bad)
+        base = AssignParams()
+        loose = AssignParams(
+            threshold=base.threshold + SUGGEST_SLACK, pair_threshold=base.pair_threshold + SUGGEST_SLACK, margin=0.0
+        )
+        best, score = link_to_people(
+            X,
+            np.ones(ids.size, dtype=np.int64),
+            P,
+            p_size,
+            loose,
+            forbidden=(np.array(fq, dtype=np.int64), np.array(fp, dtype=np.int64)),
+        )
+        # one face per photo in a person's group: the closest
+        for r in np.argsort(-score, kind="stable").tolist():
+            if best[r] < 0:
+                continue
+            pid = int(keys[best[r]])
+            if np.any((suggested == pid) & (photo == photo[r])):
+                continue
+            suggested[r] = pid
     groups: list[tuple[list[int], Person | None]] = []
-    # each queue item: members (row indices) and the people already ruled out for them
-    queue: list[tuple[np.ndarray, frozenset[int]]] = [
-        (np.flatnonzero(labels == lab), frozenset()) for lab in np.unique(labels)
-    ]
-    while queue:
-        members, ruled_out = queue.pop()
-        best: Person | None = None
-        if prow:
-            g = X[members].mean(axis=0)
-            g /= np.linalg.norm(g) or 1.0
-            d = 1.0 - C @ g
-            for k in np.argsort(d):
-                if d[k] > SUGGEST_DISTANCE:
-                    break
-                pid = int(keys[k])
-                if pid not in by_id or pid in ruled_out:
-                    continue
-                if person_photos[pid].intersection(int(photo[m]) for m in members):
-                    continue
-                refusing = np.array([pid in rejected.get(int(ids[m]), ()) for m in members])
-                if refusing.any():
-                    # faces the user removed from this person are asked about separately
-                    queue.append((members[refusing], ruled_out | {pid}))
-                    members = members[~refusing]
-                    if not members.size:
-                        break
-                best = by_id[pid]
-                break
-        if members.size:
-            groups.append(([int(ids[m]) for m in members], best))
-    groups.sort(key=lambda g: (-len(g[0]), g[0][0]))
+    for pid in np.unique(suggested[suggested >= 0]).tolist():
+        groups.append(([int(i) for i in ids[suggested == pid]], by_id[pid]))
+    rest = np.flatnonzero(suggested < 0)
+    if rest.size:
+        base_c = ClusterParams()
+        loose_c = ClusterParams(
+            linkage_threshold=base_c.linkage_threshold + GROUP_SLACK,
+            pair_threshold=base_c.pair_threshold + GROUP_SLACK,
+        )
+        if rest.size > 1:
+            labels = cluster_faces(X[rest], loose_c, cannot_link=same_photo_pairs(photo[rest]))
+        else:
+            labels = np.full(1, -1)
+        alone = labels < 0
+        labels[alone] = labels.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+        for lab in np.unique(labels).tolist():
+            groups.append(([int(i) for i in ids[rest[labels == lab]]], None))
+    groups.sort(key=lambda g: (g[1] is None, -len(g[0]), g[0][0]))
     if limit is not None:
         groups = groups[:limit]
     faces = {f.id: f for f in people.faces(None)}
     return [([faces[i] for i in members if i in faces], sug) for members, sug in groups]
 
 
-def _agglomerate(X: np.ndarray, photo: np.ndarray, threshold: float) -> np.ndarray:
-    """Average-linkage clusters at a cosine-distance threshold; same-photo faces never share a cluster."""
-    n = X.shape[0]
-    if n == 1:
-        return np.zeros(1, dtype=np.int64)
-    if n > AGGLOMERATE_MAX:
-        # too many for a dense distance matrix: the clustering core's kNN-graph HDBSCAN, loosened to
-        # pairs; faces it leaves as noise are groups of their own
-        from photoclust.cluster import ClusterParams, cluster_faces, same_photo_pairs
+@dataclass(frozen=True)
+class MergeSuggestion:
+    """Two people who are probably one ("same person?"): ``score`` is the estimated probability."""
 
-        params = ClusterParams(min_cluster_size=2, min_samples=1, join_threshold=threshold, merge_threshold=0.0)
-        labels = cluster_faces(X, params, cannot_link=same_photo_pairs(photo))
-        alone = labels < 0
-        labels[alone] = labels.max(initial=-1) + 1 + np.arange(int(alone.sum()))
-        return labels
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
+    a: Person
+    b: Person
+    distance: float  # average cosine distance between their faces
+    score: float
 
-    D = np.clip(1.0 - X @ X.T, 0.0, 2.0).astype(np.float64)
-    same = photo[:, None] == photo[None, :]
-    D[same] = 2.0  # faces of one photo are as far apart as possible
-    np.fill_diagonal(D, 0.0)
-    Z = linkage(squareform(D, checks=False), method="average")
-    labels = fcluster(Z, t=threshold, criterion="distance").astype(np.int64)
-    # split any group that still holds two faces of one photo
-    out = labels.copy()
-    nxt = int(out.max()) + 1
-    for lab in np.unique(labels):
-        members = np.flatnonzero(labels == lab)
-        seen: set[int] = set()
-        for m in members:
-            if int(photo[m]) in seen:
-                out[m] = nxt
-                nxt += 1
-            seen.add(int(photo[m]))
+
+# "Same person?" score: 1 / (1 + exp((excess - SUGGEST_MID) / SUGGEST_SCALE)), excess = how far beyond the
+# automatic-merge distance a pair is (benchmarks/eval_effort.py).
+SUGGEST_MID = 0.05
+SUGGEST_SCALE = 0.025
+
+
+def merge_suggestions(people: People, limit: int | None = None) -> list[MergeSuggestion]:
+    """Pairs of people that are probably one person, most likely first.
+
+    Candidates are each person's nearest people by average linkage within ``SUGGEST_SLACK`` of the
+    automatic-merge distance. Never a pair that appears together in a photo, a pair the user declined
+    (:meth:`People.declare_different`), two people with different names, or a hidden person.
+    """
+    from photoclust.cluster import close_pairs
+
+    rows = people.db.execute(
+        "SELECT person_id, photo_id, embedding FROM live_faces WHERE person_id IS NOT NULL ORDER BY person_id, id"
+    ).fetchall()
+    if not rows:
+        return []
+    by_id = {p.id: p for p in people.all(include_hidden=False)}
+    pid = np.array([r[0] for r in rows], dtype=np.int64)
+    X = _centred(people, rows, 2)
+    keys, inv = np.unique(pid, return_inverse=True)
+    P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
+    np.add.at(P, inv, X)
+    size = np.bincount(inv, minlength=keys.size)
+    photos: dict[int, set[int]] = defaultdict(set)
+    for (_p, ph, _e), k in zip(rows, inv.tolist(), strict=True):
+        photos[k].add(int(ph))
+    declined = people.different_pairs()
+    ij, dist, excess = close_pairs(P, size, slack=SUGGEST_SLACK)
+    out: list[MergeSuggestion] = []
+    for (i, j), d, e in zip(ij.tolist(), dist.tolist(), excess.tolist(), strict=True):
+        a, b = int(keys[i]), int(keys[j])
+        if a not in by_id or b not in by_id or (min(a, b), max(a, b)) in declined:
+            continue
+        pa, pb = by_id[a], by_id[b]
+        if pa.name and pb.name and pa.name.casefold() != pb.name.casefold():
+            continue
+        if photos[i] & photos[j]:
+            continue
+        if pb.name and not pa.name or (bool(pa.name) == bool(pb.name) and pb.faces > pa.faces):
+            pa, pb = pb, pa  # the named or larger one first: merging keeps it
+        score = 1.0 / (1.0 + float(np.exp((e - SUGGEST_MID) / SUGGEST_SCALE)))
+        out.append(MergeSuggestion(pa, pb, d, score))
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 

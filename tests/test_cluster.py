@@ -112,7 +112,8 @@ def test_tiny_inputs(n: int) -> None:
 def test_tiny_tight_group_is_a_cluster() -> None:
     d = make_faces(3, seed=2, sizes=[3], stranger_frac=0.0, within=(0.2, 0.2))
     assert (cluster_faces(d.X) == 0).all()
-    assert cluster_faces(d.X[:2]).tolist() == [-1, -1]  # below min_cluster_size
+    assert cluster_faces(d.X[:2]).tolist() == [0, 0]  # two faces of one person are a person
+    assert cluster_faces(d.X[:2], replace(DEFAULT, min_cluster_size=3)).tolist() == [-1, -1]
 
 
 def test_accepts_lists_and_unnormalised_rows() -> None:
@@ -336,14 +337,17 @@ def test_assign_threshold(library) -> None:
     d = library
     new, ref = _split(d)
     ref_labels = d.truth[ref]
-    tight = assign_to_people(d.X[new], d.X[ref], ref_labels, AssignParams(threshold=0.05))
+    tight = assign_to_people(d.X[new], d.X[ref], ref_labels, AssignParams(threshold=0.05, pair_threshold=0.05))
     assert (tight == -1).all()
-    # The nearest voter of every assigned face is within the threshold.
-    p = AssignParams(threshold=0.45)
+    # Every assigned face is within the threshold of its person by average linkage (mean distance to its
+    # faces), a threshold that goes from pair_threshold (a person of one face) to threshold (many faces).
+    p = AssignParams(threshold=0.45, pair_threshold=0.3)
     out = assign_to_people(d.X[new], d.X[ref], ref_labels, p)
+    assert (out >= 0).any()
     for i in np.flatnonzero(out >= 0):
         person = ref[ref_labels == out[i]]
-        assert 1 - (d.X[person] @ d.X[new[i]]).max() <= p.threshold + 1e-6
+        limit = p.threshold + (p.pair_threshold - p.threshold) / np.sqrt(person.size)
+        assert 1 - float((d.X[person] @ d.X[new[i]]).mean()) <= limit + 1e-6
 
 
 def test_assign_ambiguous_face_stays_unknown() -> None:
@@ -411,3 +415,86 @@ def test_ivf_neighbours_match_exact_ones() -> None:
     assert found[close].mean() > 0.95
     assert (np.diff(sa, axis=1) <= 1e-6).all()
     assert (sa <= se + 1e-5).all()  # never better than exact (the k-th found is at most the k-th true)
+
+
+# ------------------------------------------------------------------------------------- average linkage
+
+
+def test_average_linkage_is_textbook_upgma() -> None:
+    """With one threshold for every size, the sparse agglomeration gives scipy's average-linkage clusters."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    d = make_faces(400, seed=4, sizes=[40, 30, 20, 10, 10, 5, 5, 3, 2, 2], stranger_frac=0.3, within=(0.2, 0.5))
+    for t in (0.3, 0.45, 0.6):
+        p = replace(DEFAULT, linkage_threshold=t, pair_threshold=t, min_cluster_size=2)
+        ours = cluster_faces(d.X, p)
+        ref = fcluster(linkage(d.X.astype(np.float64), "average", metric="cosine"), t, "distance")
+        # same partition (clusters of one face are noise in ours)
+        counts = np.bincount(ref)
+        ref = np.where(counts[ref] >= 2, ref, -1)
+        assert adjusted_rand_score(_distinct(ref), _distinct(ours)) == 1.0
+
+
+def _distinct(labels: np.ndarray) -> np.ndarray:
+    """Noise (-1) as clusters of one face each."""
+    out = labels.astype(np.int64).copy()
+    noise = out < 0
+    out[noise] = out.max(initial=0) + 1 + np.arange(int(noise.sum()))
+    return out
+
+
+def test_a_pair_needs_a_closer_match_than_a_large_group() -> None:
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=512)
+    c /= np.linalg.norm(c)
+
+    def near(cos: float) -> np.ndarray:
+        o = rng.normal(size=512)
+        o -= (o @ c) * c
+        return cos * c + np.sqrt(1 - cos**2) * o / np.linalg.norm(o)
+
+    p = replace(DEFAULT, linkage_threshold=0.5, pair_threshold=0.3, min_cluster_size=2)
+    # two faces 0.4 apart: beyond the pair threshold, so not a person
+    pair = np.vstack([c, near(0.6)])
+    assert cluster_faces(pair, p).tolist() == [-1, -1]
+    # the same distance between a face and a group of nine is within the (size-dependent) threshold
+    group = np.vstack([c] * 9 + [near(0.6)]) + rng.normal(scale=1e-3, size=(10, 512))
+    assert (cluster_faces(group, p) == 0).all()
+
+
+def test_centring_removes_a_shared_component() -> None:
+    from photoclust.cluster import centre, library_mean
+
+    d = make_faces(2000, seed=9, stranger_frac=1.0)
+    shared = np.zeros(512, np.float32)
+    shared[0] = 1.0
+    X = d.X + 0.8 * shared  # every face shares one direction, as black-and-white photos do
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    before = float(np.mean(X[:100] @ X[100:200].T))
+    C = centre(X, library_mean(X))
+    after = float(np.mean(C[:100] @ C[100:200].T))
+    assert before > 0.3 and abs(after) < 0.05  # strangers look unrelated again
+    np.testing.assert_allclose(np.linalg.norm(C, axis=1), 1.0, atol=1e-5)
+    # a small library is barely centred: its mean is mostly its few people
+    assert np.linalg.norm(library_mean(X[:50])) < 0.15 * np.linalg.norm(library_mean(X))
+
+
+def test_link_to_people_and_close_pairs() -> None:
+    from photoclust.cluster import AssignParams, close_pairs, link_to_people
+
+    d = make_faces(300, seed=6, sizes=[60, 60, 60, 60], stranger_frac=0.2)
+    people = np.unique(d.truth[d.truth >= 0])
+    P = np.vstack([d.X[d.truth == k].sum(axis=0) for k in people])
+    size = np.array([(d.truth == k).sum() for k in people])
+    best, score = link_to_people(d.X, np.ones(d.X.shape[0], dtype=np.int64), P, size, AssignParams())
+    known = d.truth >= 0
+    assert (best[known] == d.truth[known]).mean() > 0.95 and (best[~known] == -1).all()
+    # forbidden pairs are never chosen
+    rows = np.flatnonzero(known)[:10]
+    best2, _ = link_to_people(d.X[rows], np.ones(10, dtype=np.int64), P, size, forbidden=(np.arange(10), d.truth[rows]))
+    assert (best2 != d.truth[rows]).all()
+    # two halves of one person are a close pair; different people are not
+    half = np.flatnonzero(d.truth == 0)
+    P2 = np.vstack([d.X[half[:30]].sum(0), d.X[half[30:]].sum(0), P[1]])
+    ij, dist, excess = close_pairs(P2, np.array([30, 30, 60]), slack=0.1)
+    assert ij.tolist() == [[0, 1]] and excess[0] < 0

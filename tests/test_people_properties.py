@@ -206,18 +206,15 @@ def test_unknown_groups_suggest_the_close_person_but_never_a_rejected_one(tmp_pa
     store.close()
 
 
-def test_a_large_unknown_pile_is_still_grouped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above the exact-grouping size the kNN-graph path groups the unknown faces the same way."""
+def test_unknown_faces_are_grouped_by_person(tmp_path: Path) -> None:
+    """The Unknown view's groups are the synthetic people (average linkage over the unknown faces)."""
     import photoclust.people as people_mod
 
     store = Store.open(tmp_path / "lib.db")
     build(store, 2)
     people = People(store)
-    exact = {frozenset(f.id for f in g) for g, _ in people_mod.unknown_groups(people)}
-    monkeypatch.setattr(people_mod, "AGGLOMERATE_MAX", 3)
-    approx = {frozenset(f.id for f in g) for g, _ in people_mod.unknown_groups(people)}
-    assert len(exact) == 4  # the four synthetic people
-    assert approx == exact
+    groups = {frozenset(f.id for f in g) for g, _ in people_mod.unknown_groups(people)}
+    assert len(groups) == 4  # the four synthetic people
     store.close()
 
 
@@ -250,18 +247,17 @@ def test_incremental_clustering_of_a_large_unknown_pile_looks_near_the_new_faces
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     store = Store.open(tmp_path / "lib.db")
     people = People(store)
-    # people 0-3 with 4 faces each; 4 and 6 with only 2 faces: too few to be a person yet
-    _add(store, centres, [0, 1, 2, 3] * 4 + [4, 4, 6, 6], 0, rng)
+    # people 0-3 with 4 faces each; 4 and 6 with only 1 face: too few to be a person yet
+    first_faces = [0, 1, 2, 3] * 4 + [4, 6]
+    _add(store, centres, first_faces, 0, rng)
     first = recluster(people)
-    assert first.new_people == 4 and first.unknown == 4
-    # a third face of person 4 arrives, and three faces of a new person 5
+    assert first.new_people == 4 and first.unknown == 2
+    # a second face of person 4 arrives, and three faces of a new person 5
     _add(store, centres, [4, 5, 5, 5], 100, rng)
     recluster(people)
     groups = sorted(sorted(f.path for f in people.faces(p.id)) for p in people.all())
-    paths_of = {
-        i: sorted(f"/p/{k}.jpg" for k, w in enumerate([0, 1, 2, 3] * 4 + [4, 4, 6, 6]) if w == i) for i in range(7)
-    }
-    assert sorted(paths_of[4] + ["/p/100.jpg"]) in groups  # old unknown faces next to a new one: a person now
+    paths_of = {i: sorted(f"/p/{k}.jpg" for k, w in enumerate(first_faces) if w == i) for i in range(7)}
+    assert sorted(paths_of[4] + ["/p/100.jpg"]) in groups  # an old unknown face next to a new one: a person now
     assert ["/p/101.jpg", "/p/102.jpg", "/p/103.jpg"] in groups
     assert sorted(f.path for f in people.faces(None)) == paths_of[6]  # far from every new face: still unknown
     store.close()

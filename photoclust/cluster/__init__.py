@@ -35,14 +35,27 @@ How the people layer is meant to use it:
 
 from __future__ import annotations
 
-from .core import assign_to_people, centroids, cluster_faces, same_photo_pairs
+from .core import (
+    assign_to_people,
+    centre,
+    centroids,
+    close_pairs,
+    cluster_faces,
+    library_mean,
+    link_to_people,
+    same_photo_pairs,
+)
 from .params import AssignParams, ClusterParams
 
 __all__ = [
     "AssignParams",
     "ClusterParams",
     "assign_to_people",
+    "centre",
     "centroids",
+    "close_pairs",
     "cluster_faces",
+    "library_mean",
+    "link_to_people",
     "same_photo_pairs",
 ]

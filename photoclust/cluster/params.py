@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 SelectionMethod = Literal["eom", "leaf"]
+Method = Literal["average", "hdbscan"]
+
+# Average-linkage thresholds (cosine distance), shared by clustering and assignment so that faces added
+# one by one end where one clustering run over all of them would put them.
+LINKAGE_THRESHOLD = 0.52
+PAIR_THRESHOLD = 0.36
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,10 @@ class ClusterParams:
         same labels.
     """
 
-    min_cluster_size: int = 3
+    method: Method = "average"
+    linkage_threshold: float = LINKAGE_THRESHOLD
+    pair_threshold: float = PAIR_THRESHOLD
+    min_cluster_size: int = 2
     min_samples: int = 2
     cluster_selection_method: SelectionMethod = "eom"
     cluster_selection_epsilon: float = 0.0
@@ -118,7 +127,13 @@ class ClusterParams:
             raise ValueError("min_samples must be at least 1")
         if self.cluster_selection_method not in ("eom", "leaf"):
             raise ValueError("cluster_selection_method must be 'eom' or 'leaf'")
+        if self.method not in ("average", "hdbscan"):
+            raise ValueError("method must be 'average' or 'hdbscan'")
+        if self.pair_threshold > self.linkage_threshold:
+            raise ValueError("pair_threshold must not exceed linkage_threshold (two faces need the strictest test)")
         for name in (
+            "linkage_threshold",
+            "pair_threshold",
             "cluster_selection_epsilon",
             "join_threshold",
             "merge_threshold",
@@ -164,7 +179,10 @@ class AssignParams:
         a 100k-face library well under a second.
     """
 
-    threshold: float = 0.45
+    threshold: float = LINKAGE_THRESHOLD
+    pair_threshold: float = PAIR_THRESHOLD
+    margin: float = 0.03
+    method: Literal["average", "vote"] = "average"
     k: int = 10
     min_votes: int = 1
     min_share: float = 0.75
@@ -174,6 +192,12 @@ class AssignParams:
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 2.0:
             raise ValueError(f"threshold is a cosine distance, 0..2 (got {self.threshold})")
+        if self.method not in ("average", "vote"):
+            raise ValueError("method must be 'average' or 'vote'")
+        if self.pair_threshold > self.threshold:
+            raise ValueError("pair_threshold must not exceed threshold (two faces need the strictest test)")
+        if not 0.0 <= self.margin <= 2.0:
+            raise ValueError("margin is a difference of cosine similarities, 0..2")
         if self.k < 1 or self.min_votes < 1:
             raise ValueError("k and min_votes must be at least 1")
         if not 0.0 < self.min_share <= 1.0:

@@ -199,6 +199,16 @@ def _m0004_people_list(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX faces_person_best ON faces(person_id, not_face, flags, probability, size_px, photo_id)")
 
 
+@migration("0006_different_people")
+def _m0006_different_people(db: sqlite_utils.Database) -> None:
+    # "Not the same person": pairs of people the user declined to merge (a "same person?" suggestion
+    # answered no). Never suggested again; a full re-clustering keeps them apart.
+    db.execute(
+        "CREATE TABLE different_people (person_a INTEGER NOT NULL, person_b INTEGER NOT NULL,"
+        " PRIMARY KEY (person_a, person_b), CHECK (person_a < person_b))"
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 
 
