@@ -6,6 +6,7 @@ No business logic and no torch here; library errors become one-line ``Error: ...
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,6 +37,13 @@ def _errors_to_click(fn: F) -> F:
             return fn(*args, **kwargs)
         except PhotoclustError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:  # the file or its disk, met in the middle of a command
+            from photoclust.config import default_db_path
+            from photoclust.store import sqlite_errors
+
+            if not sqlite_errors.is_environmental(exc):
+                raise
+            raise click.ClickException(sqlite_errors.describe(exc, kwargs.get("db") or default_db_path())) from exc
 
     return wrapper  # type: ignore[return-value]
 
