@@ -252,6 +252,39 @@ def backup(dest: str, db: str | None) -> None:
 @cli.command()
 @_db_option
 @_errors_to_click
+def check(db: str | None) -> None:
+    """Check that the library database is intact; says whether to restore it from a backup.
+
+    Read-only: runs SQLite's integrity check (every page and index) and foreign-key check.
+    Exit status 0 when all is well, 1 when something is wrong.
+    """
+    from photoclust.library import check as check_library
+
+    r = check_library(db)
+    if r.ok:
+        note = f" ({len(r.pending_migrations)} schema upgrades will be applied on the next write)"
+        click.echo(f"ok: {r.path}" + (note if r.pending_migrations else ""))
+        return
+    for line in r.damage:
+        click.echo(f"damaged: {line}")
+    for line in r.dangling:
+        click.echo(f"inconsistent: {line}")
+    if r.restore_needed:
+        click.echo(
+            f"{r.path} is damaged: restore it from a copy made with 'photoclust backup' "
+            "(copy the damaged file aside first; a rescan re-indexes photos, but names and decisions live only here)."
+        )
+    else:
+        click.echo(
+            f"{r.path} is readable but {len(r.dangling)} rows refer to missing rows: no restore is needed to keep "
+            "using it, but please report this; a copy made with 'photoclust backup' before it happened is consistent."
+        )
+    sys.exit(1)
+
+
+@cli.command()
+@_db_option
+@_errors_to_click
 def errors(db: str | None) -> None:
     """List the files that could not be read, with the reason."""
     with _library(db) as lib:
