@@ -204,6 +204,22 @@ def _work(entry: FileEntry) -> WorkResult:
 # ----------------------------------------------------------------------------------------------
 
 
+NON_UTF8_NAME = "the file name is not valid UTF-8, which the library cannot store: rename the file to index it"
+
+
+def unstorable_name(path: str) -> str | None:
+    """For a path that is not valid UTF-8 (stored as text it would stop the whole scan), a printable form
+    with the odd bytes as ``\\xNN``; None for any other path."""
+    try:
+        path.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        try:
+            return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
@@ -278,14 +294,19 @@ def scan(
     def on_walk_error(path: str, reason: str) -> None:
         unlisted.append(path)
         if os.path.isfile(path):
-            walk_errors.append(FailedPhoto(FileEntry(path, -1, -1), reason))
+            walk_errors.append(FailedPhoto(FileEntry(unstorable_name(path) or path, -1, -1), reason))
 
     progress.start(None, "Looking for photos")
     todo: list[FileEntry] = []
     seen: set[str] = set()
     for entry in crawl.walk(root_list, on_error=on_walk_error):
-        seen.add(entry.path)
         report.seen += 1
+        shown = unstorable_name(entry.path)
+        if shown is not None:  # reported on every scan (the name never matches what is stored)
+            walk_errors.append(FailedPhoto(FileEntry(shown, -1, -1), NON_UTF8_NAME))
+            report.unreadable += 1
+            continue
+        seen.add(entry.path)
         k = known.get(entry.path)
         if k is not None and k.size == entry.size and k.mtime_ns == entry.mtime_ns and k.kind != "missing":
             if k.kind == "error":
