@@ -6,6 +6,7 @@ No business logic and no torch here; library errors become one-line ``Error: ...
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,6 +40,13 @@ def _errors_to_click(fn: F) -> F:
             return fn(*args, **kwargs)
         except PhotoclustError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:  # the file or its disk, met in the middle of a command
+            from photoclust.config import default_db_path
+            from photoclust.store import sqlite_errors
+
+            if not sqlite_errors.is_environmental(exc):
+                raise
+            raise click.ClickException(sqlite_errors.describe(exc, kwargs.get("db") or default_db_path())) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -242,6 +250,39 @@ def backup(dest: str, db: str | None) -> None:
     with _library(db) as lib:
         lib.backup(dest)
     click.echo(f"Backed up {lib.db_path} to {dest}.")
+
+
+@cli.command()
+@_db_option
+@_errors_to_click
+def check(db: str | None) -> None:
+    """Check that the library database is intact; says whether to restore it from a backup.
+
+    Read-only: runs SQLite's integrity check (every page and index) and foreign-key check.
+    Exit status 0 when all is well, 1 when something is wrong.
+    """
+    from photoclust.library import check as check_library
+
+    r = check_library(db)
+    if r.ok:
+        note = f" ({len(r.pending_migrations)} schema upgrades will be applied on the next write)"
+        click.echo(f"ok: {r.path}" + (note if r.pending_migrations else ""))
+        return
+    for line in r.damage:
+        click.echo(f"damaged: {line}")
+    for line in r.dangling:
+        click.echo(f"inconsistent: {line}")
+    if r.restore_needed:
+        click.echo(
+            f"{r.path} is damaged: restore it from a copy made with 'photoclust backup' "
+            "(copy the damaged file aside first; a rescan re-indexes photos, but names and decisions live only here)."
+        )
+    else:
+        click.echo(
+            f"{r.path} is readable but {len(r.dangling)} rows refer to missing rows: no restore is needed to keep "
+            "using it, but please report this; a copy made with 'photoclust backup' before it happened is consistent."
+        )
+    sys.exit(1)
 
 
 @cli.command()

@@ -30,6 +30,14 @@ from photoclust.types import Face, Person, ScanReport
 if TYPE_CHECKING:
     from photoclust.interop import XmpExportReport, XmpImportReport
     from photoclust.recognize import EnrolResult, Identification, Recognizer, Verification
+    from photoclust.store.check import CheckReport
+
+
+def check(db_path: str | os.PathLike[str] | None = None) -> CheckReport:
+    """Is the library database intact (SQLite integrity and foreign keys)? Opens it read-only, writes nothing."""
+    from photoclust.store.check import check_database
+
+    return check_database(Path(db_path) if db_path else default_db_path())
 
 
 class Library:

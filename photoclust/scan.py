@@ -9,11 +9,14 @@ stopped: a photo is either fully indexed (photo, its faces, its file row) or not
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
@@ -137,8 +140,45 @@ def _crop_scaled(c: FaceCrop, k: float) -> FaceCrop:
 
 _worker: PhotoAnalyser | None = None
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_S = 1.0
 
-def _init_worker(db_path: str | None, embed: bool, flip_average: bool) -> None:
+
+def die_with_parent(parent_pid: int, pdeathsig: bool) -> None:
+    """Make this (worker) process exit whenever ``parent_pid`` dies, however it dies (``kill -9`` included).
+
+    A worker waits on a queue whose other end its siblings also hold, so it would never notice on its
+    own: orphans used to live on for good, each holding its models (500-700 MB). Two mechanisms:
+
+    - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the worker at once. It fires when
+      the *thread* that spawned the worker ends, so the caller asks for it only when the pool is created
+      from the main thread (the CLI); a pool created in a worker thread (the TUI's scan) skips it.
+    - everywhere: a daemon thread that checks every second that the parent is still the parent (an
+      orphan is re-parented to init or a subreaper, so ``os.getppid()`` changes), then ``os._exit``.
+    """
+    if pdeathsig and sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the watchdog below still works
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="photoclust-parent-watch", daemon=True).start()
+
+
+def _init_worker(db_path: str | None, embed: bool, flip_average: bool, parent_pid: int, pdeathsig: bool) -> None:
+    die_with_parent(parent_pid, pdeathsig)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Workers report through their results, never by printing: the parent may be drawing a TUI.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -164,13 +204,29 @@ def _work(entry: FileEntry) -> WorkResult:
 # ----------------------------------------------------------------------------------------------
 
 
+NON_UTF8_NAME = "the file name is not valid UTF-8, which the library cannot store: rename the file to index it"
+
+
+def unstorable_name(path: str) -> str | None:
+    """For a path that is not valid UTF-8 (stored as text it would stop the whole scan), a printable form
+    with the odd bytes as ``\\xNN``; None for any other path."""
+    try:
+        path.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        try:
+            return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 def _results(
     todo: list[FileEntry], db_path: str | None, embed_in_workers: bool, settings: ScanSettings
-) -> Iterator[WorkResult]:
+) -> Generator[WorkResult, None, None]:
     workers = settings.workers or default_workers()
     if workers <= 1:
         analyser = PhotoAnalyser(db_path, embed_in_workers, settings.flip_average)
@@ -179,11 +235,14 @@ def _results(
         return
     ctx = get_context("spawn")
     window = workers * 4
+    # The pool spawns its processes from this thread (on submit), and it is shut down before this
+    # generator returns (the caller closes it): PR_SET_PDEATHSIG is safe when this is the main thread.
+    pdeathsig = threading.current_thread() is threading.main_thread()
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(db_path, embed_in_workers, settings.flip_average),
+        initargs=(db_path, embed_in_workers, settings.flip_average, os.getpid(), pdeathsig),
     ) as pool:
         pending: set[Future[WorkResult]] = set()
         it = iter(todo)
@@ -235,14 +294,19 @@ def scan(
     def on_walk_error(path: str, reason: str) -> None:
         unlisted.append(path)
         if os.path.isfile(path):
-            walk_errors.append(FailedPhoto(FileEntry(path, -1, -1), reason))
+            walk_errors.append(FailedPhoto(FileEntry(unstorable_name(path) or path, -1, -1), reason))
 
     progress.start(None, "Looking for photos")
     todo: list[FileEntry] = []
     seen: set[str] = set()
     for entry in crawl.walk(root_list, on_error=on_walk_error):
-        seen.add(entry.path)
         report.seen += 1
+        shown = unstorable_name(entry.path)
+        if shown is not None:  # reported on every scan (the name never matches what is stored)
+            walk_errors.append(FailedPhoto(FileEntry(shown, -1, -1), NON_UTF8_NAME))
+            report.unreadable += 1
+            continue
+        seen.add(entry.path)
         k = known.get(entry.path)
         if k is not None and k.size == entry.size and k.mtime_ns == entry.mtime_ns and k.kind != "missing":
             if k.kind == "error":
@@ -296,36 +360,37 @@ def scan(
 
     commit_every = max(8, settings.batch_size)
     try:
-        for result in _results(todo, db_path, embed_in_workers, settings):
-            path = result.photo.entry.path if isinstance(result, Analysed) else result.entry.path
-            k = known.get(path)
-            if isinstance(result, FailedPhoto):
-                failed.append(result)
-                report.unreadable += 1
-                progress.message(f"{path}: {result.reason}")
-                progress.advance(1)
-            elif isinstance(result, Linked):
-                linked.append((result.entry, result.sha256))
-                if k is None:
-                    report.moved += 1
+        with contextlib.closing(_results(todo, db_path, embed_in_workers, settings)) as results:
+            for result in results:
+                path = result.photo.entry.path if isinstance(result, Analysed) else result.entry.path
+                k = known.get(path)
+                if isinstance(result, FailedPhoto):
+                    failed.append(result)
+                    report.unreadable += 1
+                    progress.message(f"{path}: {result.reason}")
+                    progress.advance(1)
+                elif isinstance(result, Linked):
+                    linked.append((result.entry, result.sha256))
+                    if k is None:
+                        report.moved += 1
+                    else:
+                        report.unchanged += 1
+                    progress.advance(1)
                 else:
-                    report.unchanged += 1
-                progress.advance(1)
-            else:
-                analysed.append((result.photo, result.embeddings))
-                nf = len(result.photo.faces)
-                pending_faces += nf
-                report.faces += nf
-                if k is None or k.kind == "error":
-                    report.new += 1
-                else:
-                    report.changed += 1
-                progress.advance(1, faces=nf)
-            if len(analysed) + len(linked) + len(failed) >= commit_every or pending_faces >= settings.batch_size:
-                flush()
-                if should_stop is not None and should_stop():
-                    report.interrupted = True
-                    break
+                    analysed.append((result.photo, result.embeddings))
+                    nf = len(result.photo.faces)
+                    pending_faces += nf
+                    report.faces += nf
+                    if k is None or k.kind == "error":
+                        report.new += 1
+                    else:
+                        report.changed += 1
+                    progress.advance(1, faces=nf)
+                if len(analysed) + len(linked) + len(failed) >= commit_every or pending_faces >= settings.batch_size:
+                    flush()
+                    if should_stop is not None and should_stop():
+                        report.interrupted = True
+                        break
     except KeyboardInterrupt:
         report.interrupted = True
     finally:

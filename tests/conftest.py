@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests never touch the network and never write outside a temp dir."""
+"""Shared fixtures. Tests never touch the network (neither does any process they start) and never write
+outside a temp dir."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 PHOTOS = DATA / "photos"
+NETGUARD = ROOT / "tests" / "netguard"  # its sitecustomize.py blocks the network in subprocesses
 
 
 class NetworkBlocked(RuntimeError):
@@ -54,6 +56,8 @@ def _no_network_and_temp_dirs(tmp_path_factory: pytest.TempPathFactory) -> Itera
     mp.setenv("XDG_DATA_HOME", str(base / "xdg-data"))
     mp.setenv("XDG_CACHE_HOME", str(base / "xdg-cache"))
     mp.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    # every Python process a test starts (CLI runs, scans, their spawned workers) gets the same guard
+    mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(NETGUARD), os.environ.get("PYTHONPATH")) if p))
     yield
     mp.undo()
 

@@ -305,3 +305,97 @@ def test_permission_denied_while_reading_is_recorded(
         report = lib.scan([folder], settings=ONE_WORKER)
         assert (report.new, report.unreadable) == (1, 1)
         assert lib.errors() == [(locked, "permission denied")]
+
+
+# -- the scan's worker processes never outlive it --------------------------------------------------
+
+
+def _proc_state(pid: int) -> str | None:
+    """The process's state letter from /proc (None once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, grandchildren...), from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    out: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier} - out
+        out |= frontier
+    return out
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {p for p in pids if _proc_state(p) not in (None, "Z", "X")}
+
+
+@pytest.fixture(scope="module")
+def clean_photos_db(tmp_path_factory: pytest.TempPathFactory, photos_dir: Path) -> Path:
+    """The whole of data/photos scanned once, without interruption."""
+    db = tmp_path_factory.mktemp("clean") / "clean.db"
+    with Library(db) as lib:
+        lib.scan([photos_dir], settings=ScanSettings(workers=1, batch_size=8))
+    return db
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_workers_die_with_a_killed_scan_and_the_next_scan_resumes(
+    clean_photos_db: Path, tmp_path: Path, photos_dir: Path
+) -> None:
+    """kill -9 of the scan process alone (not its group): its workers must not live on as orphans."""
+    db = tmp_path / "killed.db"
+    proc = _scan_subprocess(photos_dir, db, "--batch-size", "1", workers=2)
+    tracked: set[int] = set()
+    try:
+        _wait_for_photos(db, 1, proc)
+        deadline = time.monotonic() + 60
+        while len(tracked) < 2 and time.monotonic() < deadline:  # both workers
+            tracked |= {p for p in descendants(proc.pid) if b"spawn_main" in _cmdline(p)}
+            time.sleep(0.05)
+        assert len(tracked) >= 2, "the scan started no worker processes"
+        tracked |= descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while alive(tracked) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        survivors = alive(tracked)
+        assert not survivors, f"{len(survivors)} worker processes outlived the killed scan: {sorted(survivors)}"
+    finally:
+        for pid in alive(tracked):  # never leave orphans behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout:
+            proc.stdout.close()
+    with Store.open(db) as s:
+        assert s.integrity_check() == "ok"
+        done = s.db.execute("SELECT count(*) FROM photos").fetchone()[0]
+    with Store.open(clean_photos_db) as s:
+        total = s.db.execute("SELECT count(*) FROM photos").fetchone()[0]
+    assert 1 <= done < total
+    resume = _scan_subprocess(photos_dir, db, workers=2)
+    out = resume.communicate(timeout=600)[0].decode()
+    assert resume.returncode == 0, out
+    assert faces_by_content(db) == faces_by_content(clean_photos_db)

@@ -61,7 +61,7 @@ def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(DatabaseError, match="cannot open"):
+    with pytest.raises(DatabaseError, match="is corrupt"):
         Store.open(path)
 
 

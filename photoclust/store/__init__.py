@@ -29,6 +29,7 @@ import numpy as np
 import sqlite_utils
 
 from photoclust.errors import DatabaseError
+from photoclust.store import sqlite_errors
 from photoclust.types import AnalysedPhoto, FailedPhoto, FileEntry
 
 EMBEDDING_DTYPE = np.dtype("<f4")
@@ -261,6 +262,8 @@ class Store:
                 store.migrate()
             return store
         except sqlite3.DatabaseError as exc:
+            if sqlite_errors.result_code(exc) is not None:  # locked, corrupt, disk full or failing
+                raise sqlite_errors.translate(exc, p) from exc
             raise DatabaseError(f"cannot open photo database {p}: {exc}") from exc
         except OSError as exc:
             raise DatabaseError(f"cannot create photo database {p}: {exc.strerror or exc}") from exc
@@ -345,11 +348,11 @@ class Store:
         """
         try:
             self._write_batch(analysed, linked, failed)
-        except sqlite3.OperationalError as exc:
-            raise DatabaseError(
-                f"cannot write to the photo database {self.path}: {exc} (is the disk full?); "
-                "this batch was not saved, everything before it was"
-            ) from exc
+        except sqlite3.DatabaseError as exc:
+            if not sqlite_errors.is_environmental(exc):
+                raise
+            kept = "" if sqlite_errors.is_corruption(exc) else "this batch was not saved, everything before it was"
+            raise sqlite_errors.translate(exc, self.path, kept) from exc
 
     def _write_batch(
         self,
