@@ -196,7 +196,7 @@ def status(db: str | None) -> None:
     """Summarise the library: photos, faces, people, errors."""
     with _library(db) as lib:
         s = lib.status()
-    click.echo(f"Database:      {lib.db_path}")
+    click.echo(f"Database:      {lib.db_path}" + (" (read-only)" if lib.readonly else ""))
     click.echo(f"Photos:        {s.photos} ({s.files_present} files present, {s.files_missing} missing)")
     click.echo(f"Faces:         {s.faces} ({s.faces_flagged} flagged low quality)")
     click.echo(f"Unreadable:    {s.errors}")

@@ -37,3 +37,7 @@ class ConstraintError(PhotoclustError):
 
 class NothingToUndo(PhotoclustError):
     """Undo or redo was asked for but the history has nothing in that direction."""
+
+
+class ReadOnlyLibrary(DatabaseError):
+    """An edit was asked of a library opened read-only (no write permission on the file or its folder)."""

@@ -139,7 +139,11 @@ class PhotoclustApp(App[None]):
         self._progress: ScanProgress | None = None
         self._thumb_pending: set[int] = set()
         self._picture_listeners: list[Callable[[], None]] = []
-        self.sub_title = library.db_path.name
+        self.sub_title = self._title_line()
+
+    def _title_line(self) -> str:
+        lib = self.backend.library
+        return lib.db_path.name + (" (read-only)" if lib.readonly else "")
 
     def get_default_screen(self) -> Screen[Any]:
         return PeopleScreen()
@@ -314,7 +318,7 @@ class PhotoclustApp(App[None]):
     def _scan(self, paths: list[str], progress: ScanProgress) -> None:
         # The scan writes through its own connection, so the app's reads and edits never wait on it.
         try:
-            with Library(self.backend.library.db_path) as lib:
+            with Library(self.backend.library.db_path, readonly=self.backend.library.readonly) as lib:
                 report = lib.scan(
                     paths, settings=self.scan_settings, progress=progress, should_stop=self._stop_scan.is_set
                 )
@@ -330,7 +334,7 @@ class PhotoclustApp(App[None]):
 
     def _scan_ended(self, report: ScanReport | None, error: PhotoclustError | None) -> None:
         self.scanning = False
-        self.sub_title = self.backend.library.db_path.name
+        self.sub_title = self._title_line()
         if error is not None:
             self.show_error(error)
         if report is not None:
@@ -347,7 +351,7 @@ class PhotoclustApp(App[None]):
 
     def on_scan_progress_updated(self, message: ScanProgress.Updated) -> None:
         if self.scanning:
-            self.sub_title = f"{self.backend.library.db_path.name} · {message.line}"
+            self.sub_title = f"{self._title_line()} · {message.line}"
 
     # -- global actions -------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -395,10 +399,15 @@ def make_app(
     *,
     renderer: Renderer = "auto",
     scan_settings: ScanSettings | None = None,
+    readonly: bool = False,
 ) -> PhotoclustApp:
-    """The app over the library at ``db_path`` (created when missing; None: the default library)."""
+    """The app over the library at ``db_path`` (created when missing; None: the default library).
+
+    ``readonly`` opens it read-only (as happens anyway when the user may not write it): browsing works,
+    each edit says that the library is read-only.
+    """
     images = image_class(renderer)
-    return PhotoclustApp(Library(db_path), images=images, scan_settings=scan_settings)
+    return PhotoclustApp(Library(db_path, readonly=readonly), images=images, scan_settings=scan_settings)
 
 
 def run(db_path: str | os.PathLike[str] | None = None, renderer: Renderer | None = None) -> None:

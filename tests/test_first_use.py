@@ -1,0 +1,173 @@
+"""What a first-time user hits (issue 14): read-only libraries, foreign SQLite files, duplicate names,
+merges of named people, and the small CLI rough edges. No model needed: the library is the real photos
+of data/photos with their frozen face boxes (``tests.test_tui.build_library``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from photoclust.cli import cli
+from photoclust.errors import DatabaseError, ReadOnlyLibrary
+from photoclust.library import Library
+from photoclust.store import APPLICATION_ID, Store
+from tests.test_tui import build_library
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[int]]]:
+    path = tmp_path_factory.mktemp("first-use") / "template.db"
+    return path, build_library(path)
+
+
+@pytest.fixture
+def lib_path(tmp_path: Path, template: tuple[Path, dict[str, list[int]]]) -> Path:
+    """A fresh copy of the library, in WAL mode and closed cleanly (no -wal/-shm files left)."""
+    folder = tmp_path / "library"
+    folder.mkdir()
+    dst = folder / "lib.db"
+    with Store.open(template[0]) as src:
+        src.db.execute("VACUUM INTO ?", [str(dst)])
+    Library(dst).close()
+    assert sorted(p.name for p in folder.iterdir()) == ["lib.db"]
+    return dst
+
+
+@pytest.fixture
+def faces(template: tuple[Path, dict[str, list[int]]]) -> dict[str, list[int]]:
+    return template[1]
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def one_line_error(r: Result, *needles: str) -> None:
+    """Exit status 1 and a single ``Error: ...`` line: no traceback, no crash."""
+    assert r.exit_code == 1, (r.exit_code, r.output, r.exception)
+    assert isinstance(r.exception, SystemExit), r.exception
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), r.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- read-only libraries -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_read_only_library_reads_and_refuses_edits_in_one_line(
+    lib_path: Path, read_only: Callable[[Path], None], what: str
+) -> None:
+    db = str(lib_path)
+    people = json.loads(invoke("people", "--json", "--db", db).output)
+    before = digest(lib_path)
+    read_only(lib_path if what == "file" else lib_path.parent)
+    # reading works ...
+    r = invoke("status", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert "(read-only)" in r.output and "Faces:         51" in r.output
+    r = invoke("people", "--json", "--db", db)
+    assert r.exit_code == 0 and json.loads(r.output) == people
+    r = invoke("search", "Madonna", "--db", db)
+    assert r.exit_code == 0 and len(r.output.splitlines()) == 6
+    assert invoke("person", "Madonna", "--db", db).exit_code == 0
+    # ... and every edit says, in one line, that the library is read-only
+    pid = str(people[0]["id"])
+    for args in (["name", pid, "X"], ["hide", pid], ["merge", pid, "--into", str(people[1]["id"])], ["cluster"]):
+        one_line_error(invoke(*args, "--db", db), "read-only")
+    one_line_error(invoke("undo", "--db", db), "read-only")
+    assert digest(lib_path) == before
+
+
+def test_sqlite_readonly_error_becomes_one_line(lib_path: Path) -> None:
+    """A library that becomes read-only while it is open: SQLite's own "attempt to write a readonly
+    database" is translated, and nothing is written."""
+    with Library(lib_path) as lib:
+        pid = lib.list_people()[0].id
+        lib.store.db.execute("PRAGMA query_only = ON")
+        assert not lib.readonly
+        with pytest.raises(ReadOnlyLibrary, match="read-only"):
+            lib.name(pid, "Somebody")
+        with pytest.raises(ReadOnlyLibrary):
+            lib.hide(pid)
+        lib.store.db.execute("PRAGMA query_only = OFF")
+        assert lib.person(pid).name != "Somebody"
+
+
+def test_library_opened_read_only_on_request(lib_path: Path) -> None:
+    with Library(lib_path, readonly=True) as lib:
+        assert lib.readonly and lib.list_people()
+        with pytest.raises(ReadOnlyLibrary):
+            lib.cluster()
+        assert lib.gc(dry_run=True)["photos"] == 0  # a dry run only reads
+
+
+def test_backup_of_a_library_in_a_read_only_folder(
+    lib_path: Path, tmp_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    read_only(lib_path.parent)
+    r = invoke("backup", str(tmp_path / "copy.db"), "--db", str(lib_path))
+    assert r.exit_code == 0, r.output
+    with Library(tmp_path / "copy.db") as copy:
+        assert len(copy.list_people()) == 7
+
+
+# -- a --db that is another application's SQLite file -----------------------------------------------
+
+
+def test_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "notes.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    conn.execute("INSERT INTO notes (text) VALUES ('buy milk')")
+    conn.commit()
+    conn.close()
+    before = digest(other)
+    for args in (["status"], ["people"], ["scan", str(tmp_path)]):
+        one_line_error(invoke(*args, "--db", str(other)), "not a photoclust library", "notes")
+    with pytest.raises(DatabaseError, match="not a photoclust library"):
+        Store.open(other)
+    assert digest(other) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]  # no -wal, no -shm either
+
+
+def test_other_application_id_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("PRAGMA application_id = 1234")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError, match="application id 0x4d2"):
+        Store.open(other)
+
+
+def test_libraries_are_marked_and_old_ones_recognised(lib_path: Path, tmp_path: Path) -> None:
+    with Store.open(tmp_path / "new.db") as s:
+        assert s.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    # a library written before the mark existed: recognised by its migrations, then marked
+    conn = sqlite3.connect(lib_path)
+    conn.execute("PRAGMA application_id = 0")
+    conn.commit()
+    conn.close()
+    r = invoke("status", "--db", str(lib_path))
+    assert r.exit_code == 0, r.output
+    conn = sqlite3.connect(lib_path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    conn.close()
+    # an empty file (touch lib.db) is a new library
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with Store.open(empty) as s:
+        assert s.db["photos"].exists()

@@ -1,0 +1,72 @@
+# ruff: noqa: F811  (the fixtures imported from tests.test_tui are parameters here)
+"""Pilot tests of what a first-time user hits in the TUI (issue 14): a read-only library, the Unknown
+faces keys, duplicate names, the Scan screen after an error, navigation. Same library as test_tui."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from photoclust.config import ScanSettings
+from photoclust.library import Library
+from photoclust.tui.app import PhotoclustApp, make_app
+from photoclust.tui.screens.person import PersonScreen
+from photoclust.tui.screens.unknown import UnknownScreen
+from tests.test_tui import (  # noqa: F401  (fixtures)
+    SIZE,
+    app,
+    check,
+    face_grid,
+    faces,
+    library_path,
+    open_person,
+    person_named,
+    person_of,
+    press,
+    run_async,
+    settle,
+    template_db,
+    type_text,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
+
+
+def errors(app: PhotoclustApp) -> list[str]:
+    return [n.message for n in app._notifications if n.severity == "error"]
+
+
+def warnings(app: PhotoclustApp) -> list[str]:
+    return [n.message for n in app._notifications if n.severity == "warning"]
+
+
+# -- read-only library ---------------------------------------------------------------------------------
+
+
+@run_async
+async def test_read_only_library_browses_and_says_so_on_edits(
+    library_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    Library(library_path).close()  # WAL mode, closed cleanly: no -shm next to it
+    read_only(library_path.parent)
+    app = make_app(library_path, renderer="halfcell", scan_settings=ScanSettings(workers=1))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            assert "read-only" in app.sub_title
+            await open_person(pilot, "Madonna")
+            assert len(face_grid(app).items) == 6  # browsing works, thumbnails too
+            assert app.backend.has_thumbnail(face_grid(app).items[0].id)
+            await press(pilot, "n", "ctrl+a", "ctrl+k")
+            await type_text(pilot, "Someone")
+            await press(pilot, "enter")
+            assert any("read-only" in m for m in errors(app)), app._notifications
+            assert isinstance(app.screen, PersonScreen) and app.is_running
+            await press(pilot, "a", "r", "ctrl+z", "ctrl+u")  # more edits: each one a notification
+            assert sum("read-only" in m for m in errors(app)) == 3
+            assert isinstance(app.screen, UnknownScreen) and app.is_running
+    finally:
+        app.backend.close()
+    with Library(library_path) as lib:
+        assert person_named(lib, "Madonna") and lib.history() == []
