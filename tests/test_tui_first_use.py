@@ -70,3 +70,25 @@ async def test_read_only_library_browses_and_says_so_on_edits(
         app.backend.close()
     with Library(library_path) as lib:
         assert person_named(lib, "Madonna") and lib.history() == []
+
+
+# -- Unknown faces --------------------------------------------------------------------------------------
+
+
+@run_async
+async def test_no_on_a_group_without_suggestion_hides_nothing_and_says_why(app: PhotoclustApp, check: Library) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+u")
+        screen = app.screen
+        assert isinstance(screen, UnknownScreen)
+        idx = next(i for i, (_g, p) in enumerate(screen.groups) if p is None)
+        await press(pilot, "tab", "home", *["down"] * idx, "tab")
+        group = screen._group()
+        assert group is not None and group[1] is None  # nobody is suggested for the last group
+        before = [[f.id for f in g] for g, _p in screen.groups]
+        await press(pilot, "n")
+        assert [[f.id for f in g] for g, _p in screen.groups] == before  # nothing hidden
+        assert screen._group() is group
+        assert any("Nobody is suggested" in m for m in warnings(app)), app._notifications
+        assert check.history() == [] and not check.people.rejections()  # and nothing stored
