@@ -322,12 +322,18 @@ def people(db: str | None, as_json: bool, hidden: bool) -> None:
 @cli.command()
 @click.argument("person_id", type=int)
 @click.argument("name")
+@click.option(
+    "--allow-duplicate", is_flag=True, help="Allow a name another person has (two different people of that name)."
+)
 @_db_option
 @_errors_to_click
-def name(person_id: int, name: str, db: str | None) -> None:
-    """Name (or rename) a person."""
+def name(person_id: int, name: str, allow_duplicate: bool, db: str | None) -> None:
+    """Name (or rename) a person.
+
+    A name another person already has is refused, with the merge command that makes them one person.
+    """
     with _library(db) as lib:
-        lib.name(person_id, name)
+        lib.name(person_id, name, allow_duplicate=allow_duplicate)
     click.echo(f"Person {person_id} is now '{name}'.")
 
 

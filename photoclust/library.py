@@ -164,8 +164,9 @@ class Library:
         return str(row[0])
 
     @_writes
-    def name(self, person_id: int, name: str) -> None:
-        self.people.name(person_id, name)
+    def name(self, person_id: int, name: str, allow_duplicate: bool = False) -> None:
+        """Name or rename a person; another person's name raises DuplicateName unless ``allow_duplicate``."""
+        self.people.name(person_id, name, allow_duplicate=allow_duplicate)
 
     @_writes
     def merge(self, sources: Sequence[int], into: int) -> None:

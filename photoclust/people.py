@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from photoclust.errors import ConstraintError, NotFound, NothingToUndo
+from photoclust.errors import ConstraintError, DuplicateName, NotFound, NothingToUndo
 from photoclust.store import Store, blobs_to_matrix
 from photoclust.types import Face, Person
 
@@ -127,6 +127,14 @@ class People:
         if not found:
             raise NotFound(f"no person with id {person_id}: see 'photoclust people'")
         return found[0]
+
+    def named(self, name: str, other_than: int | None = None) -> int | None:
+        """The id of a person called ``name`` (case and spacing ignored), other than ``other_than``."""
+        key = " ".join(name.split()).casefold()
+        for pid, existing in self.db.execute("SELECT id, name FROM people WHERE name IS NOT NULL ORDER BY id"):
+            if int(pid) != other_than and " ".join(str(existing).split()).casefold() == key:
+                return int(pid)
+        return None
 
     def find_by_name(self, name: str) -> list[Person]:
         return [p for p in self.all(include_hidden=True) if p.name and p.name.casefold() == name.casefold()]
@@ -351,6 +359,8 @@ class People:
     # -- edits --------------------------------------------------------------------------------
     def create_person(self, name: str | None = None, face_ids: Sequence[int] = ()) -> int:
         """A new person from the given faces (confirmed); returns its id."""
+        if name:
+            self._require_new_name(name, None, "add the faces to person {pid} instead")
         cs = ChangeSet()
         pid = self._new_person(cs, name)
         self._move_into(cs, list(face_ids), pid)
@@ -407,12 +417,34 @@ class People:
         for src in sources:
             self._drop_if_empty(cs, src)
 
-    def name(self, person_id: int, name: str) -> None:
+    def _require_new_name(self, name: str, person_id: int | None, hint: str) -> None:
+        """Raise DuplicateName when somebody other than ``person_id`` is already called ``name``.
+
+        ``hint`` says what to do instead; ``{pid}`` in it stands for the person who has the name.
+        """
+        other = self.named(name, other_than=person_id)
+        if other is not None:
+            state = self._person_state(other)
+            existing = state[0] if state and state[0] else name
+            raise DuplicateName(
+                f"'{existing}' is already the name of person {other}: {hint.format(pid=other)}", other, existing
+            )
+
+    def name(self, person_id: int, name: str, allow_duplicate: bool = False) -> None:
+        """Name a person. A name somebody else has is refused (DuplicateName: merging is what is usually
+        meant) unless ``allow_duplicate`` (two people of the same name)."""
         name = " ".join(name.split())
         if not name:
             raise ConstraintError("a name cannot be empty")
         old = self._require_person(person_id)
         assert old is not None
+        if not allow_duplicate:
+            self._require_new_name(
+                name,
+                person_id,
+                f"if they are the same person, run 'photoclust merge {person_id} --into {{pid}}'"
+                " (or name it with --allow-duplicate: two people of that name)",
+            )
         cs = ChangeSet()
         self._set_person(cs, person_id, (name, old[1], old[2], old[3]))
         self._commit("name", f"named person {person_id} '{name}'" + (f" (was '{old[0]}')" if old[0] else ""), cs)
@@ -446,6 +478,8 @@ class People:
         """Move the given faces into a new person (confirmed); returns its id."""
         if not face_ids:
             raise ConstraintError("select at least one face to split off")
+        if name:
+            self._require_new_name(name, None, "move the faces to person {pid} instead of splitting them off")
         cs = ChangeSet()
         pid = self._new_person(cs, name)
         self._move_into(cs, list(face_ids), pid)

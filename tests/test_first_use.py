@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from photoclust.cli import cli
-from photoclust.errors import DatabaseError, ReadOnlyLibrary
+from photoclust.errors import DatabaseError, DuplicateName, ReadOnlyLibrary
 from photoclust.library import Library
 from photoclust.store import APPLICATION_ID, Store
 from tests.test_tui import build_library
@@ -171,3 +171,23 @@ def test_libraries_are_marked_and_old_ones_recognised(lib_path: Path, tmp_path: 
     empty.touch()
     with Store.open(empty) as s:
         assert s.db["photos"].exists()
+
+
+# -- duplicate names ----------------------------------------------------------------------------------
+
+
+def test_duplicate_name_is_refused_with_a_merge_hint(lib_path: Path) -> None:
+    db = str(lib_path)
+    with Library(lib_path) as lib:
+        madonna = next(p.id for p in lib.list_people() if p.name == "Madonna")
+        unnamed = next(p.id for p in lib.list_people() if p.name is None)
+    r = invoke("name", str(unnamed), "madonna ", "--db", db)  # case and spaces do not make a new name
+    one_line_error(r, "already", f"photoclust merge {unnamed} --into {madonna}")
+    with Library(lib_path) as lib:
+        assert lib.person(unnamed).name is None and lib.history() == []
+        with pytest.raises(DuplicateName) as exc:
+            lib.split([lib.faces(unnamed)[0].id], "Madonna")
+        assert exc.value.existing == madonna
+        lib.name(madonna, "MADONNA")  # renaming a person to (a spelling of) their own name is fine
+    r = invoke("name", str(unnamed), "Madonna", "--allow-duplicate", "--db", db)  # two people of one name
+    assert r.exit_code == 0, r.output

@@ -92,3 +92,30 @@ async def test_no_on_a_group_without_suggestion_hides_nothing_and_says_why(app: 
         assert screen._group() is group
         assert any("Nobody is suggested" in m for m in warnings(app)), app._notifications
         assert check.history() == [] and not check.people.rejections()  # and nothing stored
+
+
+# -- duplicate names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+@run_async
+async def test_naming_a_person_like_another_asks_to_merge(
+    app: PhotoclustApp, check: Library, faces: dict[str, list[int]], answer: str
+) -> None:
+    madonna = person_named(check, "Madonna")
+    kit = person_of(check.store, faces["kit_harington"][0])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_text(pilot, "4 faces")  # Kit, unnamed
+        await press(pilot, "enter", "n")
+        await type_text(pilot, "madonna")
+        await press(pilot, "enter")
+        assert "Madonna already exists" in str(app.screen.query_one("#confirm-title").render())
+        await press(pilot, answer)
+        if answer == "y":
+            assert check.person(madonna).faces == 10
+            assert kit not in {p.id for p in check.list_people(include_hidden=True)}
+            assert isinstance(app.screen, PersonScreen) and app.screen.person_id == madonna
+        else:
+            assert check.person(kit).name is None and check.person(madonna).faces == 6
+            assert isinstance(app.screen, PersonScreen) and app.screen.person_id == kit

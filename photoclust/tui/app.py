@@ -23,11 +23,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 
 from photoclust.config import ScanSettings
-from photoclust.errors import NothingToUndo, PhotoclustError
+from photoclust.errors import DuplicateName, NothingToUndo, PhotoclustError
 from photoclust.library import Library
 from photoclust.tui.backend import Backend
 from photoclust.tui.screens.base import DataScreen
-from photoclust.tui.screens.dialogs import PersonPicker, PromptScreen
+from photoclust.tui.screens.dialogs import ConfirmScreen, PersonPicker, PromptScreen
 from photoclust.tui.screens.help import HelpScreen
 from photoclust.tui.screens.history import HistoryScreen
 from photoclust.tui.screens.people import PeopleScreen
@@ -201,16 +201,20 @@ class PhotoclustApp(App[None]):
         change: Callable[[Library], R],
         message: str | Callable[[R], str] | None = None,
         then: Callable[[R], None] | None = None,
+        failed: Callable[[PhotoclustError], None] | None = None,
     ) -> None:
-        """Apply ``change(library)`` in a worker, then tell the user and refresh every view."""
-        self._edit(change, message, then)
+        """Apply ``change(library)`` in a worker, then tell the user and refresh every view.
+
+        A refused edit is shown as an error, or handed to ``failed`` (on the app thread).
+        """
+        self._edit(change, message, then, failed)
 
     @work(thread=True, group="edits")
-    def _edit(self, change: Callable[[Library], Any], message: Any, then: Any) -> None:
+    def _edit(self, change: Callable[[Library], Any], message: Any, then: Any, failed: Any = None) -> None:
         try:
             result = self.backend.call(change)
         except PhotoclustError as exc:
-            self.from_thread(self.show_error, exc)
+            self.from_thread(failed or self.show_error, exc)
             return
         self.from_thread(self._edited, result, message, then)
 
@@ -229,10 +233,36 @@ class PhotoclustApp(App[None]):
             screen.reload()
 
     # -- flows shared by several screens ----------------------------------------------------------
-    def ask_name(self, person: Person) -> None:
+    def ask_name(self, person: Person, merged: Callable[[int], None] | None = None) -> None:
+        """Name a person; a name somebody else has offers to merge into them (``merged(target)`` then)."""
+
         def named(name: str | None) -> None:
             if name:
-                self.edit(lambda lib: lib.name(person.id, name), f"Named: {name}")
+                self.edit(lambda lib: lib.name(person.id, name), f"Named: {name}", failed=duplicate)
+
+        def duplicate(exc: PhotoclustError) -> None:
+            if not isinstance(exc, DuplicateName):
+                self.show_error(exc)
+                return
+            target, name = exc.existing, exc.existing_name
+
+            def answered(yes: bool | None) -> None:
+                if not yes:
+                    self.notify(f"Not renamed: {person.label} and {name} stay two people.")
+                    return
+                self.edit(
+                    lambda lib: lib.merge([person.id], into=target),
+                    f"Merged {person.label} into {name}",
+                    then=(lambda _r: merged(target)) if merged else None,
+                )
+
+            self.push_screen(
+                ConfirmScreen(
+                    f"{name} already exists — merge {person.label} into {name}?",
+                    "y / Enter: merge (one person) · n / Escape: keep them apart, not renamed",
+                ),
+                answered,
+            )
 
         title = f"Rename {person.name}" if person.name else f"Name this person ({person.faces} faces)"
         self.push_screen(PromptScreen(title, person.name or "", placeholder="a name"), named)
