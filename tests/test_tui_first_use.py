@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.widgets import ProgressBar, Static
 
 from photoclust.config import ScanSettings
 from photoclust.library import Library
@@ -119,3 +120,34 @@ async def test_naming_a_person_like_another_asks_to_merge(
         else:
             assert check.person(kit).name is None and check.person(madonna).faces == 6
             assert isinstance(app.screen, PersonScreen) and app.screen.person_id == kit
+
+
+# -- Scan screen ----------------------------------------------------------------------------------------
+
+
+def scan_state(app: PhotoclustApp) -> tuple[str, float | None, bool]:
+    """The phase line, the bar's total (None: the moving "working…" bar) and whether ctrl+x is offered."""
+    phase = str(app.screen.query_one("#scan-phase", Static).render())
+    total = app.screen.query_one("#scan-bar", ProgressBar).total
+    offered = any(b.binding.action == "cancel_scan" for b in app.screen.active_bindings.values())
+    return phase, total, offered
+
+
+@run_async
+async def test_scan_screen_after_an_error_and_after_a_scan(app: PhotoclustApp, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "ctrl+s")
+        assert not scan_state(app)[2]  # nothing to cancel before a scan either
+        await type_text(pilot, str(tmp_path / "missing-folder"))
+        await press(pilot, "enter")
+        assert not app.scanning and any("missing-folder" in m for m in errors(app)), app._notifications
+        phase, total, offered = scan_state(app)
+        assert phase.startswith("Scan failed") and "missing-folder" in phase
+        assert total is not None and not offered  # the bar stopped, and there is nothing to cancel
+        await press(pilot, "ctrl+a", "ctrl+k")
+        await type_text(pilot, str(empty))
+        await press(pilot, "enter")
+        phase, total, offered = scan_state(app)
+        assert phase.startswith("Scan finished") and total is not None and not offered

@@ -335,6 +335,7 @@ class PhotoclustApp(App[None]):
         progress.reset()
         start_resource_tracker()
         self._progress = progress
+        self.screen.refresh_bindings()  # ctrl+x cancels now
         self._scan(paths, progress)
 
     def cancel_scan(self) -> None:
@@ -365,8 +366,11 @@ class PhotoclustApp(App[None]):
     def _scan_ended(self, report: ScanReport | None, error: PhotoclustError | None) -> None:
         self.scanning = False
         self.sub_title = self._title_line()
+        self.screen.refresh_bindings()  # ctrl+x (cancel) goes from the footer
         if error is not None:
             self.show_error(error)
+            if self._progress is not None and self._progress.is_attached:
+                self._progress.failed(str(error))
         if report is not None:
             self.last_scan = report
             state = "Scan interrupted" if report.interrupted else "Scan finished"
