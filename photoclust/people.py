@@ -349,8 +349,12 @@ class People:
         for fid in current:
             if photos_cur[fid] in seen:
                 if now[fid][1]:
+                    # name the face as the user knows it: a merge confirms the target's faces in this
+                    # change set, but a face the user never confirmed is only a suggestion to them
+                    stored = cs.faces[fid][0] if fid in cs.faces else now[fid]
+                    what = "confirmed face" if stored[1] else "face"
                     raise ConstraintError(
-                        f"face {seen[photos_cur[fid]]} is in the same photo as confirmed face {fid} of person"
+                        f"face {seen[photos_cur[fid]]} is in the same photo as {what} {fid} of person"
                         f" {person_id}: one person cannot be in a photo twice"
                     )
                 release.append(fid)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from photoclust.cli import cli
-from photoclust.errors import DatabaseError, DuplicateName, ReadOnlyLibrary
+from photoclust.errors import ConstraintError, DatabaseError, DuplicateName, ReadOnlyLibrary
 from photoclust.library import Library
 from photoclust.store import APPLICATION_ID, Store
 from tests.test_tui import build_library
@@ -191,3 +191,24 @@ def test_duplicate_name_is_refused_with_a_merge_hint(lib_path: Path) -> None:
         lib.name(madonna, "MADONNA")  # renaming a person to (a spelling of) their own name is fine
     r = invoke("name", str(unnamed), "Madonna", "--allow-duplicate", "--db", db)  # two people of one name
     assert r.exit_code == 0, r.output
+
+
+# -- merge -------------------------------------------------------------------------------------------
+
+
+def test_merge_refusal_names_the_real_state_of_the_face(lib_path: Path, faces: dict[str, list[int]]) -> None:
+    """Joe Biden and Barack Obama share a photo; Obama's face there is only suggested (clustering's)."""
+    with Library(lib_path) as lib:
+        biden = lib.face(faces["biden"][0]).person_id
+        obama = lib.face(faces["obama"][0]).person_id
+        assert biden is not None and obama is not None
+        shared = [f for f in lib.faces(obama) if "obama_and_biden" in f.path]
+        assert len(shared) == 1 and not shared[0].confirmed
+        with pytest.raises(ConstraintError) as exc:
+            lib.merge([biden], into=obama)
+        message = str(exc.value)
+        assert f"face {shared[0].id}" in message and "same photo" in message
+        assert "confirmed" not in message, message
+        lib.confirm([shared[0].id])
+        with pytest.raises(ConstraintError, match=f"confirmed face {shared[0].id}"):
+            lib.merge([biden], into=obama)
