@@ -345,8 +345,15 @@ def name(person_id: int, name: str, allow_duplicate: bool, db: str | None) -> No
 def merge(person_ids: tuple[int, ...], into: int, db: str | None) -> None:
     """Merge people into one (e.g. the same person found twice)."""
     with _library(db) as lib:
+        before = set(lib.aliases(into))
         lib.merge(list(person_ids), into)
-    click.echo(f"Merged {', '.join(map(str, person_ids))} into {into}.")
+        target = lib.person(into)
+        kept = [a for a in lib.aliases(into) if a not in before]
+    click.echo(f"Merged {_and([str(p) for p in dict.fromkeys(person_ids)])} into {_who(target)}.")
+    if kept:
+        click.echo(
+            f"{_and([repr(a) for a in kept])} kept as other name{'s' if len(kept) > 1 else ''}: search finds them."
+        )
 
 
 @cli.command()
@@ -457,6 +464,16 @@ def export(
 # -- search, XMP, verify / identify / enrol ---------------------------------------------------------
 
 
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _who(person: Any) -> str:
+    """'Madonna (person 5)' or 'person 5'."""
+    return f"{person.name} (person {person.id})" if person.name else f"person {person.id}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -525,6 +542,7 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
     with _library(db) as lib:
         pid = lib.resolve_person(person)
         p = lib.person(pid)
+        aliases = lib.aliases(pid)
         faces = lib.faces(pid)
         photos = lib.person_photos(pid)
     if as_json:
@@ -532,6 +550,7 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
             {
                 "id": p.id,
                 "name": p.name,
+                "aliases": aliases,
                 "hidden": p.hidden,
                 "cover_face_id": p.cover_face_id,
                 "faces": [
@@ -553,8 +572,11 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
         return
     label = p.name or "Unnamed"
     click.echo(
-        f"{label} (person {p.id}): {len(faces)} faces in {len(photos)} photos" + (" (hidden)" if p.hidden else "")
+        f"{label} (person {p.id}): {_plural(len(faces), 'face')} in {_plural(len(photos), 'photo')}"
+        + (" (hidden)" if p.hidden else "")
     )
+    if aliases:
+        click.echo(f"  also known as: {', '.join(aliases)}")
     for f in faces:
         box = ",".join(str(round(v)) for v in f.box)
         state = "confirmed" if f.confirmed else "suggested"

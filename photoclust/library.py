@@ -139,6 +139,10 @@ class Library:
         """Faces of a person, best first; ``None`` gives the unknown faces."""
         return self.people.faces(person_id, limit=limit)
 
+    def aliases(self, person_id: int) -> list[str]:
+        """A person's other names: those of named people merged into them (search finds them by these)."""
+        return self.people.aliases(person_id)
+
     def face(self, face_id: int) -> Face:
         return self.people.face(face_id)
 

@@ -41,12 +41,14 @@ class ChangeSet:
     faces: dict[int, tuple[FaceState, FaceState]] = field(default_factory=dict)
     people: dict[int, tuple[PersonState, PersonState]] = field(default_factory=dict)
     rejections: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
+    aliases: dict[tuple[int, str], tuple[bool, bool]] = field(default_factory=dict)  # (person, other name)
 
     def empty(self) -> bool:
         return not (
             any(b != a for b, a in self.faces.values())
             or any(b != a for b, a in self.people.values())
             or any(b != a for b, a in self.rejections.values())
+            or any(b != a for b, a in self.aliases.values())
         )
 
     def dumps(self) -> bytes:
@@ -54,6 +56,7 @@ class ChangeSet:
             "faces": [[k, list(b), list(a)] for k, (b, a) in self.faces.items() if b != a],
             "people": [[k, b, a] for k, (b, a) in self.people.items() if b != a],
             "rejections": [[f, p, b, a] for (f, p), (b, a) in self.rejections.items() if b != a],
+            "aliases": [[p, n, b, a] for (p, n), (b, a) in self.aliases.items() if b != a],
         }
         return zlib.compress(json.dumps(data).encode())
 
@@ -67,6 +70,8 @@ class ChangeSet:
             cs.people[int(k)] = (_person_state_from_json(b), _person_state_from_json(a))
         for f, p, b, a in data["rejections"]:
             cs.rejections[(int(f), int(p))] = (bool(b), bool(a))
+        for p, n, b, a in data.get("aliases", []):  # logs written before aliases have none
+            cs.aliases[(int(p), str(n))] = (bool(b), bool(a))
         return cs
 
     def inverted(self) -> ChangeSet:
@@ -74,6 +79,7 @@ class ChangeSet:
             faces={k: (a, b) for k, (b, a) in self.faces.items()},
             people={k: (a, b) for k, (b, a) in self.people.items()},
             rejections={k: (a, b) for k, (b, a) in self.rejections.items()},
+            aliases={k: (a, b) for k, (b, a) in self.aliases.items()},
         )
 
 
@@ -135,6 +141,13 @@ class People:
             if int(pid) != other_than and " ".join(str(existing).split()).casefold() == key:
                 return int(pid)
         return None
+
+    def aliases(self, person_id: int) -> list[str]:
+        """The person's other names (those of named people merged into them), oldest first."""
+        return [
+            str(r[0])
+            for r in self.db.execute("SELECT name FROM aliases WHERE person_id = ? ORDER BY rowid", [person_id])
+        ]
 
     def find_by_name(self, name: str) -> list[Person]:
         return [p for p in self.all(include_hidden=True) if p.name and p.name.casefold() == name.casefold()]
@@ -249,6 +262,11 @@ class People:
                 self.db.execute("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)", [fid, rpid])
             else:
                 self.db.execute("DELETE FROM rejections WHERE face_id = ? AND person_id = ?", [fid, rpid])
+        for (apid, alias), astates in cs.aliases.items():
+            if astates[pick]:
+                self.db.execute("INSERT OR IGNORE INTO aliases (person_id, name) VALUES (?, ?)", [apid, alias])
+            else:
+                self.db.execute("DELETE FROM aliases WHERE person_id = ? AND name = ?", [apid, alias])
         # ... and people removed last, once no face points at them.
         for pid, pstates in cs.people.items():
             if pstates[pick] is None:
@@ -363,8 +381,6 @@ class People:
     # -- edits --------------------------------------------------------------------------------
     def create_person(self, name: str | None = None, face_ids: Sequence[int] = ()) -> int:
         """A new person from the given faces (confirmed); returns its id."""
-        if name:
-            self._require_new_name(name, None, "add the faces to person {pid} instead")
         cs = ChangeSet()
         pid = self._new_person(cs, name)
         self._move_into(cs, list(face_ids), pid)
@@ -472,11 +488,26 @@ class People:
         self._move_into(cs, moving, into)
         for s in srcs:
             self._set_person(cs, s, None)
-        if not target[0]:
-            named = [n for n in names if n]
-            if named:
-                self._set_person(cs, into, (named[0], target[1], target[2], target[3]))
-        self._commit("merge", f"merged {', '.join(map(str, srcs))} into {into}", cs)
+            for alias in self.aliases(s):  # the source's other names go with it
+                cs.aliases[(s, alias)] = (True, False)
+                cs.aliases[(into, alias)] = (False, True)
+        named = [n for n in names if n]
+        final = target[0] or (named[0] if named else None)
+        if not target[0] and final:
+            self._set_person(cs, into, (final, target[1], target[2], target[3]))
+        # the names of the others live on as aliases: search and 'person NAME' still find them
+        keep = {a.casefold() for a in self.aliases(into)} | {(final or "").casefold()}
+        for n in named:
+            if n.casefold() not in keep:
+                keep.add(n.casefold())
+                cs.aliases[(into, n)] = (False, True)
+        labels = [self._label(s, st) for s, st in zip(srcs, names[1:], strict=True)]
+        self._commit("merge", f"merged {', '.join(labels)} into {self._label(into, final)}", cs)
+
+    @staticmethod
+    def _label(person_id: int, name: str | None) -> str:
+        """How history and messages name a person: the name, or "person 12"."""
+        return f"'{name}'" if name else f"person {person_id}"
 
     def split(self, face_ids: Sequence[int], name: str | None = None) -> int:
         """Move the given faces into a new person (confirmed); returns its id."""

@@ -212,3 +212,39 @@ def test_merge_refusal_names_the_real_state_of_the_face(lib_path: Path, faces: d
         lib.confirm([shared[0].id])
         with pytest.raises(ConstraintError, match=f"confirmed face {shared[0].id}"):
             lib.merge([biden], into=obama)
+
+
+def test_merging_two_named_people_keeps_the_other_name_as_an_alias(lib_path: Path, faces: dict[str, list[int]]) -> None:
+    db = str(lib_path)
+    with Library(lib_path) as lib:
+        elton = lib.face(faces["elton_john"][0]).person_id
+        kit = lib.face(faces["kit_harington"][0]).person_id
+        assert elton is not None and kit is not None
+        lib.name(kit, "Reginald Dwight")
+    r = invoke("merge", str(kit), "--into", str(elton), "--db", db)
+    assert r.exit_code == 0, r.output
+    assert "Reginald Dwight" in r.output  # says that the name lives on as an alias
+    # search and person find the person by either name
+    assert invoke("search", "reginald dwight", "--db", db).output == invoke("search", "Elton John", "--db", db).output
+    r = invoke("person", "Reginald Dwight", "--json", "--db", db)
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.output)
+    assert shown["id"] == elton and shown["name"] == "Elton John" and shown["aliases"] == ["Reginald Dwight"]
+    # undo gives the other person their name back, and the alias goes
+    assert invoke("undo", "--db", db).exit_code == 0
+    with Library(lib_path) as lib:
+        assert lib.person(kit).name == "Reginald Dwight"
+        assert lib.resolve_person("Reginald Dwight") == kit
+        assert lib.aliases(elton) == []
+
+
+def test_read_only_library_from_before_aliases_is_still_read(lib_path: Path, read_only: Callable[[Path], None]) -> None:
+    conn = sqlite3.connect(lib_path)
+    conn.execute("DROP TABLE aliases")
+    conn.execute("DELETE FROM _migrations WHERE name = '0005_aliases'")
+    conn.commit()
+    conn.close()
+    Library(lib_path, readonly=True).close()
+    read_only(lib_path.parent)
+    r = invoke("search", "Madonna", "--db", str(lib_path))
+    assert r.exit_code == 0 and len(r.output.splitlines()) == 6, r.output

@@ -199,6 +199,13 @@ def _m0004_people_list(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX faces_person_best ON faces(person_id, not_face, flags, probability, size_px, photo_id)")
 
 
+@migration("0005_aliases")
+def _m0005_aliases(db: sqlite_utils.Database) -> None:
+    # Other names of a person: the name of a named person merged into another one lives on here, so
+    # search and 'photoclust person' still find them by it. Written through the People change sets.
+    db.execute("CREATE TABLE aliases (person_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (person_id, name))")
+
+
 # --------------------------------------------------------------------------------------------------
 # Opening: read-only libraries, and SQLite files that are not photoclust libraries.
 # --------------------------------------------------------------------------------------------------
@@ -384,7 +391,10 @@ class Store:
         """A read-only library cannot be upgraded: it must have every migration already."""
         if not self.db["_migrations"].exists():
             raise DatabaseError(f"{self.path} is empty and read-only: there is no photo library in it")
-        if {name for name, _ in MIGRATIONS} - self._applied_migrations():
+        pending = {name for name, _ in MIGRATIONS} - self._applied_migrations()
+        if pending == {"0005_aliases"}:  # an additive table: read as empty, in this connection only
+            self.db.execute("CREATE TEMP TABLE aliases (person_id INTEGER NOT NULL, name TEXT NOT NULL)")
+        elif pending:
             raise DatabaseError(
                 f"{self.path} is read-only and was written by an older photoclust: open it once where it"
                 " can be written, to upgrade it"
