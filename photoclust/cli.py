@@ -193,12 +193,15 @@ def tui(db: str | None) -> None:
 @_db_option
 @_errors_to_click
 def status(db: str | None) -> None:
-    """Summarise the library: photos, faces, people, errors."""
+    """Summarise the library: photos, faces, people, unreadable files, last scan."""
     with _library(db) as lib:
         s = lib.status()
+        n_people = len(lib.list_people())
+        unknown = lib.unknown_count()
     click.echo(f"Database:      {lib.db_path}" + (" (read-only)" if lib.readonly else ""))
     click.echo(f"Photos:        {s.photos} ({s.files_present} files present, {s.files_missing} missing)")
     click.echo(f"Faces:         {s.faces} ({s.faces_flagged} flagged low quality)")
+    click.echo(f"People:        {n_people} ({unknown} unknown faces; 'photoclust people' lists them)")
     click.echo(f"Unreadable:    {s.errors}")
     click.echo(f"Last scan:     {s.last_scan or 'never'}")
     for version, n in sorted(s.model_versions.items()):
@@ -346,10 +349,11 @@ def merge(person_ids: tuple[int, ...], into: int, db: str | None) -> None:
     """Merge people into one (e.g. the same person found twice)."""
     with _library(db) as lib:
         before = set(lib.aliases(into))
+        sources = [_who(lib.person(p)) for p in dict.fromkeys(person_ids) if p != into]
         lib.merge(list(person_ids), into)
         target = lib.person(into)
         kept = [a for a in lib.aliases(into) if a not in before]
-    click.echo(f"Merged {_and([str(p) for p in dict.fromkeys(person_ids)])} into {_who(target)}.")
+    click.echo(f"Merged {_and(sources)} into {_who(target)}.")
     if kept:
         click.echo(
             f"{_and([repr(a) for a in kept])} kept as other name{'s' if len(kept) > 1 else ''}: search finds them."
@@ -509,18 +513,22 @@ def _export_xmp(db: str | None, style: str, confirmed_only: bool, as_json: bool)
 
 @cli.command("search")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--all", "mode", flag_value="all", default=True, help="Photos with all of these people (default).")
-@click.option("--any", "mode", flag_value="any", help="Photos with at least one of them.")
-@click.option("--only", "mode", flag_value="only", help="Photos with exactly these people and nobody else.")
+@click.option("--all", "all_", is_flag=True, help="Photos with all of these people (the default).")
+@click.option("--any", "any_", is_flag=True, help="Photos with at least one of them.")
+@click.option("--only", "only", is_flag=True, help="Photos with exactly these people and nobody else.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (photo id and path) instead of paths.")
 @_db_option
 @_errors_to_click
-def search_cmd(names: tuple[str, ...], mode: str, as_json: bool, db: str | None) -> None:
+def search_cmd(names: tuple[str, ...], all_: bool, any_: bool, only: bool, as_json: bool, db: str | None) -> None:
     """Find photos by the people in them: one file path per line.
 
     With --only, unknown faces that the quality gates flagged (tiny, blurry, turned away) do not count
     as somebody else; any other face does. Example: photoclust search Ann Bob --only | xargs feh
     """
+    chosen = [m for m, on in (("all", all_), ("any", any_), ("only", only)) if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join('--' + m for m in chosen)} exclude each other: give one")
+    mode = chosen[0] if chosen else "all"
     with _library(db) as lib:
         rows = lib.search(list(names), mode)
     if as_json:
@@ -612,6 +620,8 @@ def import_xmp_cmd(paths: tuple[str, ...], as_json: bool, db: str | None) -> Non
                 "errors": [{"path": p, "reason": why} for p, why in r.errors],
             }
         )
+        if r.errors:
+            sys.exit(1)
         return
     for path, why in r.errors:
         click.echo(f"unreadable {path}: {why}", err=True)
@@ -629,6 +639,8 @@ def import_xmp_cmd(paths: tuple[str, ...], as_json: bool, db: str | None) -> Non
         click.echo(f"New people: {', '.join(r.created)}.")
     if r.operation is not None:
         click.echo("Undo with 'photoclust undo'.")
+    if r.errors:
+        sys.exit(1)  # some input could not be read: say so to scripts too
 
 
 def _probe_json(p: Any) -> dict[str, Any]:
@@ -642,7 +654,7 @@ def _probe_json(p: Any) -> dict[str, Any]:
 @_db_option
 @_errors_to_click
 def verify_cmd(photo_a: str, photo_b: str, as_json: bool, db: str | None) -> None:
-    """Are the (largest) faces of two photos the same person?
+    """Are the (largest) faces of two photos the same person? Exit status 0: same, 1: different.
 
     Photos already in the library use their stored faces; others are analysed (and not stored).
     """
@@ -664,7 +676,13 @@ def verify_cmd(photo_a: str, photo_b: str, as_json: bool, db: str | None) -> Non
                 "b": _probe_json(v.b),
             }
         )
-        return
+    else:
+        _echo_verdict(v)
+    if not v.same:
+        sys.exit(1)  # like cmp: 0 same, 1 different
+
+
+def _echo_verdict(v: Any) -> None:
     verdict = "Same person" if v.same else "Different people"
     sign = "<=" if v.same else ">"
     click.echo(f"{verdict}: distance {v.distance:.3f} {sign} threshold {v.threshold:.3f} (cosine distance).")

@@ -231,7 +231,7 @@ class Library:
 
     # -- export -------------------------------------------------------------------------------
     def export_rows(self) -> list[dict[str, object]]:
-        """One row per live face: absolute path, box, person id and name (empty when unknown), confirmed."""
+        """One row per live face: absolute path, box, person id and name (None when unknown), confirmed."""
         rows = self.store.db.execute(
             "SELECT (SELECT path FROM files WHERE files.photo_id = f.photo_id AND status = 'present'"
             " ORDER BY path LIMIT 1) AS path, f.x1, f.y1, f.x2, f.y2, f.person_id, p.name, f.confirmed"
@@ -244,8 +244,8 @@ class Library:
                 "y1": round(y1),
                 "x2": round(x2),
                 "y2": round(y2),
-                "person_id": pid if pid is not None else "",
-                "person_name": name or "",
+                "person_id": pid,
+                "person_name": name,
                 "confirmed": bool(conf),
             }
             for path, x1, y1, x2, y2, pid, name, conf in rows

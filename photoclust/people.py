@@ -384,7 +384,7 @@ class People:
         cs = ChangeSet()
         pid = self._new_person(cs, name)
         self._move_into(cs, list(face_ids), pid)
-        self._commit("create", f"new person {name or pid} from {len(face_ids)} faces", cs)
+        self._commit("create", f"new person {self._label(pid, name)} from {_faces(len(face_ids))}", cs)
         return pid
 
     def _new_person(self, cs: ChangeSet, name: str | None) -> int:
@@ -518,14 +518,15 @@ class People:
         cs = ChangeSet()
         pid = self._new_person(cs, name)
         self._move_into(cs, list(face_ids), pid)
-        self._commit("split", f"split {len(face_ids)} faces into new person {pid}", cs)
+        self._commit("split", f"split {_faces(len(face_ids))} into new person {self._label(pid, name)}", cs)
         return pid
 
     def move(self, face_ids: Sequence[int], person_id: int) -> None:
-        self._require_person(person_id)
+        target = self._require_person(person_id)
+        assert target is not None
         cs = ChangeSet()
         self._move_into(cs, list(face_ids), person_id)
-        self._commit("move", f"moved {len(face_ids)} faces to person {person_id}", cs)
+        self._commit("move", f"moved {_faces(len(face_ids))} to {self._label(person_id, target[0])}", cs)
 
     def remove(self, face_ids: Sequence[int]) -> None:
         """ "Not this person": the faces become unknown and never return to their person."""
@@ -540,12 +541,13 @@ class People:
             self._set_faces(cs, {fid: (None, 0, nf)})
         for pid in touched:
             self._drop_if_empty(cs, pid)
-        self._commit("remove", f"removed {len(face_ids)} faces from their person", cs)
+        self._commit("remove", f"removed {_faces(len(face_ids))} from their person", cs)
 
     def reject(self, face_ids: Sequence[int], person_id: int) -> None:
         """ "These faces are not this person" for faces that are not in the person (e.g. a suggestion the
         user declined): the rejection is recorded, so neither clustering nor suggestions offer it again."""
-        self._require_person(person_id)
+        who = self._require_person(person_id)
+        assert who is not None
         cs = ChangeSet()
         states = self._face_states(face_ids)
         for fid, (pid, _c, nf) in states.items():
@@ -553,7 +555,7 @@ class People:
             if pid == person_id:
                 self._set_faces(cs, {fid: (None, 0, nf)})
         self._drop_if_empty(cs, person_id)
-        self._commit("reject", f"{len(face_ids)} faces are not person {person_id}", cs)
+        self._commit("reject", f"{_faces(len(face_ids))} not {self._label(person_id, who[0])}", cs)
 
     def unknown_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM live_faces WHERE person_id IS NULL").fetchone()[0])
@@ -562,14 +564,16 @@ class People:
         cs = ChangeSet()
         states = self._face_states(face_ids)
         self._set_faces(cs, {fid: (pid, 1, nf) for fid, (pid, _c, nf) in states.items() if pid is not None})
-        self._commit("confirm", f"confirmed {len(face_ids)} faces", cs)
+        self._commit("confirm", f"confirmed {_faces(len(face_ids))}", cs)
 
     def set_hidden(self, person_id: int, hidden: bool = True) -> None:
         old = self._require_person(person_id)
         assert old is not None
         cs = ChangeSet()
         self._set_person(cs, person_id, (old[0], int(hidden), old[2], old[3]))
-        self._commit("hide" if hidden else "unhide", f"{'hid' if hidden else 'unhid'} person {person_id}", cs)
+        self._commit(
+            "hide" if hidden else "unhide", f"{'hid' if hidden else 'unhid'} {self._label(person_id, old[0])}", cs
+        )
 
     def not_a_face(self, face_ids: Sequence[int]) -> None:
         cs = ChangeSet()
@@ -578,7 +582,7 @@ class People:
         self._set_faces(cs, {fid: (None, 0, 1) for fid in states})
         for pid in touched:
             self._drop_if_empty(cs, pid)
-        self._commit("not-a-face", f"marked {len(face_ids)} detections as not a face", cs)
+        self._commit("not-a-face", f"marked {_plural(len(face_ids), 'detection')} as not a face", cs)
 
     def set_cover(self, person_id: int, face_id: int) -> None:
         old = self._require_person(person_id)
@@ -587,7 +591,7 @@ class People:
             raise ConstraintError(f"face {face_id} is not a face of person {person_id}")
         cs = ChangeSet()
         self._set_person(cs, person_id, (old[0], old[1], face_id, old[3]))
-        self._commit("cover", f"set cover of person {person_id}", cs)
+        self._commit("cover", f"set the cover face of {self._label(person_id, old[0])}", cs)
 
     # -- clustering ---------------------------------------------------------------------------
     def eligible(self) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
@@ -961,6 +965,14 @@ def _face(r: Sequence[Any]) -> Face:
         flags=flags,
         taken_at=r[11],
     )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _faces(n: int) -> str:
+    return _plural(n, "face")
 
 
 def _chunks(items: list[int], n: int) -> Iterable[list[int]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -248,3 +249,46 @@ def test_read_only_library_from_before_aliases_is_still_read(lib_path: Path, rea
     read_only(lib_path.parent)
     r = invoke("search", "Madonna", "--db", str(lib_path))
     assert r.exit_code == 0 and len(r.output.splitlines()) == 6, r.output
+
+
+# -- small rough edges --------------------------------------------------------------------------------
+
+
+def test_import_of_a_garbage_xmp_fails(lib_path: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "photo.jpg.xmp"
+    bad.write_text("this is not XMP <<<")
+    r = invoke("import-xmp", str(bad), "--db", str(lib_path))
+    assert r.exit_code == 1, r.output
+    assert "not valid XMP" in r.output
+
+
+def test_export_json_uses_null_for_unknown_like_people_json(lib_path: Path) -> None:
+    rows = json.loads(invoke("export", "--format", "json", "--db", str(lib_path)).output)
+    unknown = [r for r in rows if r["person_id"] is None]
+    assert unknown and all(r["person_name"] is None for r in unknown)
+    assert not any(r["person_id"] == "" or r["person_name"] == "" for r in rows)
+    csv_text = invoke("export", "--format", "csv", "--db", str(lib_path)).output
+    assert ",,," in csv_text or ",,0" in csv_text  # CSV keeps empty cells for unknown
+
+
+def test_search_modes_are_mutually_exclusive(lib_path: Path) -> None:
+    r = invoke("search", "Madonna", "--all", "--any", "--db", str(lib_path))
+    assert r.exit_code == 2 and "--all" in r.output and "--any" in r.output, r.output
+    assert invoke("search", "Madonna", "--any", "--db", str(lib_path)).exit_code == 0
+
+
+def test_wording_and_names_in_history(lib_path: Path, faces: dict[str, list[int]]) -> None:
+    db = str(lib_path)
+    with Library(lib_path) as lib:
+        madonna = lib.face(faces["madonna"][0]).person_id
+        kit = lib.face(faces["kit_harington"][0]).person_id
+        lib.move([faces["elton_john"][0]], madonna)  # type: ignore[arg-type]
+    r = invoke("merge", str(kit), str(kit), "--into", str(madonna), "--db", db)
+    assert r.output.splitlines()[0] == f"Merged person {kit} into Madonna (person {madonna}).", r.output
+    history = invoke("history", "--db", db).output
+    assert "to person" not in history and "moved 1 face to 'Madonna'" in history, history
+    assert f"merged person {kit} into 'Madonna'" in history, history
+    r = invoke("person", "Madonna", "--db", db)
+    assert not re.search(r"\b1 (faces|photos)\b", r.output), r.output
+    status = invoke("status", "--db", db).output
+    assert "People:" in status, status

@@ -272,8 +272,8 @@ class PhotoclustApp(App[None]):
             if target is None:
                 return
             self.edit(
-                lambda lib: lib.merge([person.id], into=target),
-                f"Merged {person.label} into person #{target}",
+                lambda lib: (lib.merge([person.id], into=target), lib.person(target))[1],
+                lambda into: f"Merged {person.label} into {into.name or f'Unnamed #{into.id}'}",
                 then=(lambda _r: then(target)) if then else None,
             )
 
@@ -290,7 +290,7 @@ class PhotoclustApp(App[None]):
                 return
             self.edit(
                 lambda lib: lib.split(face_ids, name or None),
-                lambda pid: f"{len(face_ids)} face(s) now form person #{pid}" + (f" ({name})" if name else ""),
+                lambda pid: f"{_faces(len(face_ids))} now form {name or f'a new person (#{pid})'}",
                 then=then,
             )
 
@@ -307,8 +307,8 @@ class PhotoclustApp(App[None]):
         def chosen(target: int | None) -> None:
             if target is not None:
                 self.edit(
-                    lambda lib: lib.move(face_ids, target),
-                    f"Moved {len(face_ids)} face(s) to person #{target}",
+                    lambda lib: (lib.move(face_ids, target), lib.person(target))[1],
+                    lambda to: f"Moved {_faces(len(face_ids))} to {to.name or f'Unnamed #{to.id}'}",
                     then=then,
                 )
 
@@ -426,6 +426,10 @@ class PhotoclustApp(App[None]):
 
     def action_scan(self) -> None:
         self._show(ScanScreen, lambda: "scan")
+
+
+def _faces(n: int) -> str:
+    return f"{n} face{'' if n == 1 else 's'}"
 
 
 def make_app(

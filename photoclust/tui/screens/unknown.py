@@ -132,7 +132,7 @@ class UnknownScreen(FaceGridScreen):
             return
         faces, person = self._faces(), group[1]
         self.papp.edit(
-            lambda lib: lib.move(faces, person.id), f"{len(faces)} faces are {person.label}", then=self._done
+            lambda lib: lib.move(faces, person.id), f"{_n_faces(len(faces))} {person.label}", then=self._done
         )
 
     def action_no(self) -> None:
@@ -152,7 +152,7 @@ class UnknownScreen(FaceGridScreen):
         faces = self._faces()
         # recorded as a decision: this person is never suggested for these faces again
         self.papp.edit(
-            lambda lib: lib.reject(faces, person.id), f"{len(faces)} faces are not {person.label}", then=self._done
+            lambda lib: lib.reject(faces, person.id), f"{_n_faces(len(faces))} not {person.label}", then=self._done
         )
 
     def action_new_person(self) -> None:
@@ -164,6 +164,11 @@ class UnknownScreen(FaceGridScreen):
         faces = self._faces()
         if faces:
             self.papp.ask_move(faces, exclude=(), then=self._done)
+
+
+def _n_faces(n: int) -> str:
+    """'1 face is' / '3 faces are'."""
+    return "1 face is" if n == 1 else f"{n} faces are"
 
 
 def _group_label(i: int, faces: list[Face], person: Person | None) -> str:
