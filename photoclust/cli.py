@@ -204,12 +204,15 @@ def tui(db: str | None) -> None:
 @_db_option
 @_errors_to_click
 def status(db: str | None) -> None:
-    """Summarise the library: photos, faces, people, errors."""
+    """Summarise the library: photos, faces, people, unreadable files, last scan."""
     with _library(db) as lib:
         s = lib.status()
-    click.echo(f"Database:      {lib.db_path}")
+        n_people = len(lib.list_people())
+        unknown = lib.unknown_count()
+    click.echo(f"Database:      {lib.db_path}" + (" (read-only)" if lib.readonly else ""))
     click.echo(f"Photos:        {s.photos} ({s.files_present} files present, {s.files_missing} missing)")
     click.echo(f"Faces:         {s.faces} ({s.faces_flagged} flagged low quality)")
+    click.echo(f"People:        {n_people} ({unknown} unknown faces; 'photoclust people' lists them)")
     click.echo(f"Unreadable:    {s.errors}")
     click.echo(f"Last scan:     {s.last_scan or 'never'}")
     for version, n in sorted(s.model_versions.items()):
@@ -366,12 +369,18 @@ def people(db: str | None, as_json: bool, hidden: bool) -> None:
 @cli.command()
 @click.argument("person_id", type=int)
 @click.argument("name")
+@click.option(
+    "--allow-duplicate", is_flag=True, help="Allow a name another person has (two different people of that name)."
+)
 @_db_option
 @_errors_to_click
-def name(person_id: int, name: str, db: str | None) -> None:
-    """Name (or rename) a person."""
+def name(person_id: int, name: str, allow_duplicate: bool, db: str | None) -> None:
+    """Name (or rename) a person.
+
+    A name another person already has is refused, with the merge command that makes them one person.
+    """
     with _library(db) as lib:
-        lib.name(person_id, name)
+        lib.name(person_id, name, allow_duplicate=allow_duplicate)
     click.echo(f"Person {person_id} is now '{name}'.")
 
 
@@ -383,8 +392,16 @@ def name(person_id: int, name: str, db: str | None) -> None:
 def merge(person_ids: tuple[int, ...], into: int, db: str | None) -> None:
     """Merge people into one (e.g. the same person found twice)."""
     with _library(db) as lib:
+        before = set(lib.aliases(into))
+        sources = [_who(lib.person(p)) for p in dict.fromkeys(person_ids) if p != into]
         lib.merge(list(person_ids), into)
-    click.echo(f"Merged {', '.join(map(str, person_ids))} into {into}.")
+        target = lib.person(into)
+        kept = [a for a in lib.aliases(into) if a not in before]
+    click.echo(f"Merged {_and(sources)} into {_who(target)}.")
+    if kept:
+        click.echo(
+            f"{_and([repr(a) for a in kept])} kept as other name{'s' if len(kept) > 1 else ''}: search finds them."
+        )
 
 
 @cli.command()
@@ -544,6 +561,16 @@ def export(
 # -- search, XMP, verify / identify / enrol ---------------------------------------------------------
 
 
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _who(person: Any) -> str:
+    """'Madonna (person 5)' or 'person 5'."""
+    return f"{person.name} (person {person.id})" if person.name else f"person {person.id}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -579,18 +606,22 @@ def _export_xmp(db: str | None, style: str, confirmed_only: bool, as_json: bool)
 
 @cli.command("search")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--all", "mode", flag_value="all", default=True, help="Photos with all of these people (default).")
-@click.option("--any", "mode", flag_value="any", help="Photos with at least one of them.")
-@click.option("--only", "mode", flag_value="only", help="Photos with exactly these people and nobody else.")
+@click.option("--all", "all_", is_flag=True, help="Photos with all of these people (the default).")
+@click.option("--any", "any_", is_flag=True, help="Photos with at least one of them.")
+@click.option("--only", "only", is_flag=True, help="Photos with exactly these people and nobody else.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (photo id and path) instead of paths.")
 @_db_option
 @_errors_to_click
-def search_cmd(names: tuple[str, ...], mode: str, as_json: bool, db: str | None) -> None:
+def search_cmd(names: tuple[str, ...], all_: bool, any_: bool, only: bool, as_json: bool, db: str | None) -> None:
     """Find photos by the people in them: one file path per line.
 
     With --only, unknown faces that the quality gates flagged (tiny, blurry, turned away) do not count
     as somebody else; any other face does. Example: photoclust search Ann Bob --only | xargs feh
     """
+    chosen = [m for m, on in (("all", all_), ("any", any_), ("only", only)) if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join('--' + m for m in chosen)} exclude each other: give one")
+    mode = chosen[0] if chosen else "all"
     with _library(db) as lib:
         rows = lib.search(list(names), mode)
     if as_json:
@@ -612,6 +643,7 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
     with _library(db) as lib:
         pid = lib.resolve_person(person)
         p = lib.person(pid)
+        aliases = lib.aliases(pid)
         faces = lib.faces(pid)
         photos = lib.person_photos(pid)
     if as_json:
@@ -619,6 +651,7 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
             {
                 "id": p.id,
                 "name": p.name,
+                "aliases": aliases,
                 "hidden": p.hidden,
                 "cover_face_id": p.cover_face_id,
                 "faces": [
@@ -640,8 +673,11 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
         return
     label = p.name or "Unnamed"
     click.echo(
-        f"{label} (person {p.id}): {len(faces)} faces in {len(photos)} photos" + (" (hidden)" if p.hidden else "")
+        f"{label} (person {p.id}): {_plural(len(faces), 'face')} in {_plural(len(photos), 'photo')}"
+        + (" (hidden)" if p.hidden else "")
     )
+    if aliases:
+        click.echo(f"  also known as: {', '.join(aliases)}")
     for f in faces:
         box = ",".join(str(round(v)) for v in f.box)
         state = "confirmed" if f.confirmed else "suggested"
@@ -677,6 +713,8 @@ def import_xmp_cmd(paths: tuple[str, ...], as_json: bool, db: str | None) -> Non
                 "errors": [{"path": p, "reason": why} for p, why in r.errors],
             }
         )
+        if r.errors:
+            sys.exit(1)
         return
     for path, why in r.errors:
         click.echo(f"unreadable {path}: {why}", err=True)
@@ -694,6 +732,8 @@ def import_xmp_cmd(paths: tuple[str, ...], as_json: bool, db: str | None) -> Non
         click.echo(f"New people: {', '.join(r.created)}.")
     if r.operation is not None:
         click.echo("Undo with 'photoclust undo'.")
+    if r.errors:
+        sys.exit(1)  # some input could not be read: say so to scripts too
 
 
 def _probe_json(p: Any) -> dict[str, Any]:
@@ -707,7 +747,7 @@ def _probe_json(p: Any) -> dict[str, Any]:
 @_db_option
 @_errors_to_click
 def verify_cmd(photo_a: str, photo_b: str, as_json: bool, db: str | None) -> None:
-    """Are the (largest) faces of two photos the same person?
+    """Are the (largest) faces of two photos the same person? Exit status 0: same, 1: different.
 
     Photos already in the library use their stored faces; others are analysed (and not stored).
     """
@@ -729,7 +769,13 @@ def verify_cmd(photo_a: str, photo_b: str, as_json: bool, db: str | None) -> Non
                 "b": _probe_json(v.b),
             }
         )
-        return
+    else:
+        _echo_verdict(v)
+    if not v.same:
+        sys.exit(1)  # like cmp: 0 same, 1 different
+
+
+def _echo_verdict(v: Any) -> None:
     verdict = "Same person" if v.same else "Different people"
     sign = "<=" if v.same else ">"
     click.echo(f"{verdict}: distance {v.distance:.3f} {sign} threshold {v.threshold:.3f} (cosine distance).")

@@ -37,3 +37,16 @@ class ConstraintError(PhotoclustError):
 
 class NothingToUndo(PhotoclustError):
     """Undo or redo was asked for but the history has nothing in that direction."""
+
+
+class ReadOnlyLibrary(DatabaseError):
+    """An edit was asked of a library opened read-only (no write permission on the file or its folder)."""
+
+
+class DuplicateName(ConstraintError):
+    """A name the user gave is already another person's: ``existing`` (their id) and ``existing_name``."""
+
+    def __init__(self, message: str, existing: int, existing_name: str) -> None:
+        super().__init__(message)
+        self.existing = existing
+        self.existing_name = existing_name

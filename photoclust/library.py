@@ -7,13 +7,15 @@ Nothing here imports torch at import time.
 
 from __future__ import annotations
 
+import functools
 import os
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from photoclust.config import ScanSettings, default_db_path
-from photoclust.errors import NotFound
+from photoclust.errors import NotFound, ReadOnlyLibrary
 from photoclust.people import (
     ClusterReport,
     HistoryEntry,
@@ -40,13 +42,51 @@ def check(db_path: str | os.PathLike[str] | None = None) -> CheckReport:
     return check_database(Path(db_path) if db_path else default_db_path())
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _writes(fn: F) -> F:
+    """An edit: on a read-only library it fails with one line (:class:`ReadOnlyLibrary`) and changes nothing.
+
+    A library opened read-only is refused before any work; SQLite's own "attempt to write a readonly
+    database" (a library that became read-only while open) is translated the same way.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(self: Library, *args: Any, **kwargs: Any) -> Any:
+        if self.readonly:
+            raise self._read_only()
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_READONLY:
+                raise self._read_only() from exc
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Library:
     """A photo library: ``Library(db_path)``; use as a context manager or call :meth:`close`."""
 
-    def __init__(self, db_path: str | os.PathLike[str] | None = None, create: bool = True) -> None:
+    def __init__(
+        self, db_path: str | os.PathLike[str] | None = None, create: bool = True, readonly: bool = False
+    ) -> None:
         self.db_path = Path(db_path) if db_path else default_db_path()
-        self.store = Store.open(self.db_path, create=create)
+        self.store = Store.open(self.db_path, create=create, readonly=readonly)
         self._people: People | None = None
+
+    @property
+    def readonly(self) -> bool:
+        """Opened read-only (``readonly``, or no write permission on the file or its folder): every edit
+        raises :class:`ReadOnlyLibrary`; reading works."""
+        return self.store.readonly
+
+    def _read_only(self) -> ReadOnlyLibrary:
+        return ReadOnlyLibrary(
+            f"the library {self.db_path} is read-only (no permission to write the file or its folder):"
+            " browsing and searching work, changes cannot be saved"
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -58,6 +98,7 @@ class Library:
         self.close()
 
     # -- indexing ----------------------------------------------------------------------------
+    @_writes
     def scan(
         self,
         paths: Iterable[str | os.PathLike[str]],
@@ -75,7 +116,13 @@ class Library:
 
     def gc(self, dry_run: bool = False) -> dict[str, int]:
         """Forget photos whose files are all gone, with their faces and the decisions about them."""
-        return self.store.gc(dry_run=dry_run)
+        if dry_run:
+            return self.store.gc(dry_run=True)
+        return self._gc()
+
+    @_writes
+    def _gc(self) -> dict[str, int]:
+        return self.store.gc()
 
     def status(self) -> LibraryStatus:
         return self.store.status()
@@ -90,6 +137,7 @@ class Library:
             self._people = People(self.store)
         return self._people
 
+    @_writes
     def cluster(self, full: bool = False) -> ClusterReport:
         """Group faces into people (incremental; ``full`` re-clusters all), honouring every decision."""
         return recluster(self.people, full=full)
@@ -116,6 +164,10 @@ class Library:
         """Faces of a person, best first; ``None`` gives the unknown faces."""
         return self.people.faces(person_id, limit=limit)
 
+    def aliases(self, person_id: int) -> list[str]:
+        """A person's other names: those of named people merged into them (search finds them by these)."""
+        return self.people.aliases(person_id)
+
     def face(self, face_id: int) -> Face:
         return self.people.face(face_id)
 
@@ -140,25 +192,33 @@ class Library:
             raise NotFound(f"no photo with id {photo_id}")
         return str(row[0])
 
-    def name(self, person_id: int, name: str) -> None:
-        self.people.name(person_id, name)
+    @_writes
+    def name(self, person_id: int, name: str, allow_duplicate: bool = False) -> None:
+        """Name or rename a person; another person's name raises DuplicateName unless ``allow_duplicate``."""
+        self.people.name(person_id, name, allow_duplicate=allow_duplicate)
 
+    @_writes
     def merge(self, sources: Sequence[int], into: int) -> None:
         self.people.merge(sources, into)
 
+    @_writes
     def split(self, face_ids: Sequence[int], name: str | None = None) -> int:
         return self.people.split(face_ids, name)
 
+    @_writes
     def move(self, face_ids: Sequence[int], person_id: int) -> None:
         self.people.move(face_ids, person_id)
 
+    @_writes
     def remove(self, face_ids: Sequence[int]) -> None:
         """ "Not this person": the faces become unknown and never return to that person."""
         self.people.remove(face_ids)
 
+    @_writes
     def confirm(self, face_ids: Sequence[int]) -> None:
         self.people.confirm(face_ids)
 
+    @_writes
     def reject(self, face_ids: Sequence[int], person_id: int) -> None:
         """ "Not this person" for faces suggested for (or assigned to) a person; never offered again."""
         self.people.reject(face_ids, person_id)
@@ -167,21 +227,27 @@ class Library:
         """How many faces belong to nobody yet."""
         return self.people.unknown_count()
 
+    @_writes
     def hide(self, person_id: int, hidden: bool = True) -> None:
         self.people.set_hidden(person_id, hidden)
 
+    @_writes
     def not_a_face(self, face_ids: Sequence[int]) -> None:
         self.people.not_a_face(face_ids)
 
+    @_writes
     def set_cover(self, person_id: int, face_id: int) -> None:
         self.people.set_cover(person_id, face_id)
 
+    @_writes
     def create_person(self, name: str | None, face_ids: Sequence[int]) -> int:
         return self.people.create_person(name, face_ids)
 
+    @_writes
     def undo(self) -> HistoryEntry:
         return self.people.undo()
 
+    @_writes
     def redo(self) -> HistoryEntry:
         return self.people.redo()
 
@@ -190,7 +256,7 @@ class Library:
 
     # -- export -------------------------------------------------------------------------------
     def export_rows(self) -> list[dict[str, object]]:
-        """One row per live face: absolute path, box, person id and name (empty when unknown), confirmed."""
+        """One row per live face: absolute path, box, person id and name (None when unknown), confirmed."""
         rows = self.store.db.execute(
             "SELECT (SELECT path FROM files WHERE files.photo_id = f.photo_id AND status = 'present'"
             " ORDER BY path LIMIT 1) AS path, f.x1, f.y1, f.x2, f.y2, f.person_id, p.name, f.confirmed"
@@ -203,8 +269,8 @@ class Library:
                 "y1": round(y1),
                 "x2": round(x2),
                 "y2": round(y2),
-                "person_id": pid if pid is not None else "",
-                "person_name": name or "",
+                "person_id": pid,
+                "person_name": name,
                 "confirmed": bool(conf),
             }
             for path, x1, y1, x2, y2, pid, name, conf in rows
@@ -257,6 +323,7 @@ class Library:
 
         return export_xmp(self.store, style, confirmed_only=confirmed_only)
 
+    @_writes
     def import_xmp(self, paths: Sequence[str | os.PathLike[str]]) -> XmpImportReport:
         """Names from the face regions of XMP sidecars / embedded XMP, as one undoable operation."""
         from photoclust.interop import import_xmp
@@ -280,6 +347,7 @@ class Library:
         """The named people closest to the photo's largest face; ``.best`` is None for "unknown"."""
         return self._recognizer().identify(photo, top=top)
 
+    @_writes
     def enrol(self, name: str, photos: Sequence[str | os.PathLike[str]], assign: bool = False) -> EnrolResult:
         """Create or extend the person ``name`` from the largest face of each photo; list (and with
         ``assign`` give the person, unconfirmed) the library faces that match."""

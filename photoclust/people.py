@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from photoclust.errors import ConstraintError, NotFound, NothingToUndo
+from photoclust.errors import ConstraintError, DuplicateName, NotFound, NothingToUndo
 from photoclust.store import Store, blobs_to_matrix
 from photoclust.types import Face, Person
 
@@ -42,6 +42,7 @@ class ChangeSet:
     people: dict[int, tuple[PersonState, PersonState]] = field(default_factory=dict)
     rejections: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
     different: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)  # (a < b): declined
+    aliases: dict[tuple[int, str], tuple[bool, bool]] = field(default_factory=dict)  # (person, other name)
 
     def empty(self) -> bool:
         return not (
@@ -49,6 +50,7 @@ class ChangeSet:
             or any(b != a for b, a in self.people.values())
             or any(b != a for b, a in self.rejections.values())
             or any(b != a for b, a in self.different.values())
+            or any(b != a for b, a in self.aliases.values())
         )
 
     def dumps(self) -> bytes:
@@ -57,6 +59,7 @@ class ChangeSet:
             "people": [[k, b, a] for k, (b, a) in self.people.items() if b != a],
             "rejections": [[f, p, b, a] for (f, p), (b, a) in self.rejections.items() if b != a],
             "different": [[x, y, b, a] for (x, y), (b, a) in self.different.items() if b != a],
+            "aliases": [[p, n, b, a] for (p, n), (b, a) in self.aliases.items() if b != a],
         }
         return zlib.compress(json.dumps(data).encode())
 
@@ -72,6 +75,8 @@ class ChangeSet:
             cs.rejections[(int(f), int(p))] = (bool(b), bool(a))
         for x, y, b, a in data.get("different", []):  # absent in change sets written before 0006
             cs.different[(int(x), int(y))] = (bool(b), bool(a))
+        for p, n, b, a in data.get("aliases", []):  # logs written before aliases have none
+            cs.aliases[(int(p), str(n))] = (bool(b), bool(a))
         return cs
 
     def inverted(self) -> ChangeSet:
@@ -80,6 +85,7 @@ class ChangeSet:
             people={k: (a, b) for k, (b, a) in self.people.items()},
             rejections={k: (a, b) for k, (b, a) in self.rejections.items()},
             different={k: (a, b) for k, (b, a) in self.different.items()},
+            aliases={k: (a, b) for k, (b, a) in self.aliases.items()},
         )
 
 
@@ -133,6 +139,21 @@ class People:
         if not found:
             raise NotFound(f"no person with id {person_id}: see 'photoclust people'")
         return found[0]
+
+    def named(self, name: str, other_than: int | None = None) -> int | None:
+        """The id of a person called ``name`` (case and spacing ignored), other than ``other_than``."""
+        key = " ".join(name.split()).casefold()
+        for pid, existing in self.db.execute("SELECT id, name FROM people WHERE name IS NOT NULL ORDER BY id"):
+            if int(pid) != other_than and " ".join(str(existing).split()).casefold() == key:
+                return int(pid)
+        return None
+
+    def aliases(self, person_id: int) -> list[str]:
+        """The person's other names (those of named people merged into them), oldest first."""
+        return [
+            str(r[0])
+            for r in self.db.execute("SELECT name FROM aliases WHERE person_id = ? ORDER BY rowid", [person_id])
+        ]
 
     def find_by_name(self, name: str) -> list[Person]:
         return [p for p in self.all(include_hidden=True) if p.name and p.name.casefold() == name.casefold()]
@@ -252,6 +273,11 @@ class People:
                 self.db.execute("INSERT OR IGNORE INTO different_people (person_a, person_b) VALUES (?, ?)", [a, b])
             else:
                 self.db.execute("DELETE FROM different_people WHERE person_a = ? AND person_b = ?", [a, b])
+        for (apid, alias), astates in cs.aliases.items():
+            if astates[pick]:
+                self.db.execute("INSERT OR IGNORE INTO aliases (person_id, name) VALUES (?, ?)", [apid, alias])
+            else:
+                self.db.execute("DELETE FROM aliases WHERE person_id = ? AND name = ?", [apid, alias])
         # ... and people removed last, once no face points at them.
         for pid, pstates in cs.people.items():
             if pstates[pick] is None:
@@ -352,8 +378,12 @@ class People:
         for fid in current:
             if photos_cur[fid] in seen:
                 if now[fid][1]:
+                    # name the face as the user knows it: a merge confirms the target's faces in this
+                    # change set, but a face the user never confirmed is only a suggestion to them
+                    stored = cs.faces[fid][0] if fid in cs.faces else now[fid]
+                    what = "confirmed face" if stored[1] else "face"
                     raise ConstraintError(
-                        f"face {seen[photos_cur[fid]]} is in the same photo as confirmed face {fid} of person"
+                        f"face {seen[photos_cur[fid]]} is in the same photo as {what} {fid} of person"
                         f" {person_id}: one person cannot be in a photo twice"
                     )
                 release.append(fid)
@@ -365,7 +395,7 @@ class People:
         cs = ChangeSet()
         pid = self._new_person(cs, name)
         self._move_into(cs, list(face_ids), pid)
-        self._commit("create", f"new person {name or pid} from {len(face_ids)} faces", cs)
+        self._commit("create", f"new person {self._label(pid, name)} from {_faces(len(face_ids))}", cs)
         return pid
 
     def _new_person(self, cs: ChangeSet, name: str | None) -> int:
@@ -418,12 +448,34 @@ class People:
         for src in sources:
             self._drop_if_empty(cs, src)
 
-    def name(self, person_id: int, name: str) -> None:
+    def _require_new_name(self, name: str, person_id: int | None, hint: str) -> None:
+        """Raise DuplicateName when somebody other than ``person_id`` is already called ``name``.
+
+        ``hint`` says what to do instead; ``{pid}`` in it stands for the person who has the name.
+        """
+        other = self.named(name, other_than=person_id)
+        if other is not None:
+            state = self._person_state(other)
+            existing = state[0] if state and state[0] else name
+            raise DuplicateName(
+                f"'{existing}' is already the name of person {other}: {hint.format(pid=other)}", other, existing
+            )
+
+    def name(self, person_id: int, name: str, allow_duplicate: bool = False) -> None:
+        """Name a person. A name somebody else has is refused (DuplicateName: merging is what is usually
+        meant) unless ``allow_duplicate`` (two people of the same name)."""
         name = " ".join(name.split())
         if not name:
             raise ConstraintError("a name cannot be empty")
         old = self._require_person(person_id)
         assert old is not None
+        if not allow_duplicate:
+            self._require_new_name(
+                name,
+                person_id,
+                f"if they are the same person, run 'photoclust merge {person_id} --into {{pid}}'"
+                " (or name it with --allow-duplicate: two people of that name)",
+            )
         cs = ChangeSet()
         self._set_person(cs, person_id, (name, old[1], old[2], old[3]))
         self._commit("name", f"named person {person_id} '{name}'" + (f" (was '{old[0]}')" if old[0] else ""), cs)
@@ -447,35 +499,52 @@ class People:
         self._move_into(cs, moving, into)
         for s in srcs:
             self._set_person(cs, s, None)
+            for alias in self.aliases(s):  # the source's other names go with it
+                cs.aliases[(s, alias)] = (True, False)
+                cs.aliases[(into, alias)] = (False, True)
         # "different from X" said of a merged person now holds for the merged whole
-        declined = self.different_pairs()
-        for x, y in declined:
+        for x, y in self.different_pairs():
             if x in srcs or y in srcs:
                 self._set_different(cs, x, y, False)
                 other = y if x in srcs else x
                 if other != into and other not in srcs:
                     self._set_different(cs, into, other, True)
-        if not target[0]:
-            named = [n for n in names if n]
-            if named:
-                self._set_person(cs, into, (named[0], target[1], target[2], target[3]))
-        self._commit("merge", f"merged {', '.join(map(str, srcs))} into {into}", cs)
+        named = [n for n in names if n]
+        final = target[0] or (named[0] if named else None)
+        if not target[0] and final:
+            self._set_person(cs, into, (final, target[1], target[2], target[3]))
+        # the names of the others live on as aliases: search and 'person NAME' still find them
+        keep = {a.casefold() for a in self.aliases(into)} | {(final or "").casefold()}
+        for n in named:
+            if n.casefold() not in keep:
+                keep.add(n.casefold())
+                cs.aliases[(into, n)] = (False, True)
+        labels = [self._label(s, st) for s, st in zip(srcs, names[1:], strict=True)]
+        self._commit("merge", f"merged {', '.join(labels)} into {self._label(into, final)}", cs)
+
+    @staticmethod
+    def _label(person_id: int, name: str | None) -> str:
+        """How history and messages name a person: the name, or "person 12"."""
+        return f"'{name}'" if name else f"person {person_id}"
 
     def split(self, face_ids: Sequence[int], name: str | None = None) -> int:
         """Move the given faces into a new person (confirmed); returns its id."""
         if not face_ids:
             raise ConstraintError("select at least one face to split off")
+        if name:
+            self._require_new_name(name, None, "move the faces to person {pid} instead of splitting them off")
         cs = ChangeSet()
         pid = self._new_person(cs, name)
         self._move_into(cs, list(face_ids), pid)
-        self._commit("split", f"split {len(face_ids)} faces into new person {pid}", cs)
+        self._commit("split", f"split {_faces(len(face_ids))} into new person {self._label(pid, name)}", cs)
         return pid
 
     def move(self, face_ids: Sequence[int], person_id: int) -> None:
-        self._require_person(person_id)
+        target = self._require_person(person_id)
+        assert target is not None
         cs = ChangeSet()
         self._move_into(cs, list(face_ids), person_id)
-        self._commit("move", f"moved {len(face_ids)} faces to person {person_id}", cs)
+        self._commit("move", f"moved {_faces(len(face_ids))} to {self._label(person_id, target[0])}", cs)
 
     def remove(self, face_ids: Sequence[int]) -> None:
         """ "Not this person": the faces become unknown and never return to their person."""
@@ -490,12 +559,13 @@ class People:
             self._set_faces(cs, {fid: (None, 0, nf)})
         for pid in touched:
             self._drop_if_empty(cs, pid)
-        self._commit("remove", f"removed {len(face_ids)} faces from their person", cs)
+        self._commit("remove", f"removed {_faces(len(face_ids))} from their person", cs)
 
     def reject(self, face_ids: Sequence[int], person_id: int) -> None:
         """ "These faces are not this person" for faces that are not in the person (e.g. a suggestion the
         user declined): the rejection is recorded, so neither clustering nor suggestions offer it again."""
-        self._require_person(person_id)
+        who = self._require_person(person_id)
+        assert who is not None
         cs = ChangeSet()
         states = self._face_states(face_ids)
         for fid, (pid, _c, nf) in states.items():
@@ -503,7 +573,7 @@ class People:
             if pid == person_id:
                 self._set_faces(cs, {fid: (None, 0, nf)})
         self._drop_if_empty(cs, person_id)
-        self._commit("reject", f"{len(face_ids)} faces are not person {person_id}", cs)
+        self._commit("reject", f"{_faces(len(face_ids))} not {self._label(person_id, who[0])}", cs)
 
     def different_pairs(self) -> set[tuple[int, int]]:
         """Pairs of people (smaller id first) the user said are not the same person."""
@@ -533,14 +603,16 @@ class People:
         cs = ChangeSet()
         states = self._face_states(face_ids)
         self._set_faces(cs, {fid: (pid, 1, nf) for fid, (pid, _c, nf) in states.items() if pid is not None})
-        self._commit("confirm", f"confirmed {len(face_ids)} faces", cs)
+        self._commit("confirm", f"confirmed {_faces(len(face_ids))}", cs)
 
     def set_hidden(self, person_id: int, hidden: bool = True) -> None:
         old = self._require_person(person_id)
         assert old is not None
         cs = ChangeSet()
         self._set_person(cs, person_id, (old[0], int(hidden), old[2], old[3]))
-        self._commit("hide" if hidden else "unhide", f"{'hid' if hidden else 'unhid'} person {person_id}", cs)
+        self._commit(
+            "hide" if hidden else "unhide", f"{'hid' if hidden else 'unhid'} {self._label(person_id, old[0])}", cs
+        )
 
     def not_a_face(self, face_ids: Sequence[int]) -> None:
         cs = ChangeSet()
@@ -549,7 +621,7 @@ class People:
         self._set_faces(cs, {fid: (None, 0, 1) for fid in states})
         for pid in touched:
             self._drop_if_empty(cs, pid)
-        self._commit("not-a-face", f"marked {len(face_ids)} detections as not a face", cs)
+        self._commit("not-a-face", f"marked {_plural(len(face_ids), 'detection')} as not a face", cs)
 
     def set_cover(self, person_id: int, face_id: int) -> None:
         old = self._require_person(person_id)
@@ -558,7 +630,7 @@ class People:
             raise ConstraintError(f"face {face_id} is not a face of person {person_id}")
         cs = ChangeSet()
         self._set_person(cs, person_id, (old[0], old[1], face_id, old[3]))
-        self._commit("cover", f"set cover of person {person_id}", cs)
+        self._commit("cover", f"set the cover face of {self._label(person_id, old[0])}", cs)
 
     # -- clustering ---------------------------------------------------------------------------
     def eligible(self) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
@@ -1049,6 +1121,14 @@ def _face(r: Sequence[Any]) -> Face:
         flags=flags,
         taken_at=r[11],
     )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _faces(n: int) -> str:
+    return _plural(n, "face")
 
 
 def _chunks(items: list[int], n: int) -> Iterable[list[int]]:

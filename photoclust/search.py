@@ -82,9 +82,14 @@ def resolve(db: sqlite_utils.Database, ref: str) -> list[int]:
     ids = [i for i, n in named if " ".join(n.split()).casefold() == key]
     if ids:
         return sorted(ids)
+    # other names: those of named people merged into somebody
+    aliases = [(int(i), str(n)) for i, n in db.execute("SELECT person_id, name FROM aliases")]
+    ids = [i for i, n in aliases if " ".join(n.split()).casefold() == key]
+    if ids:
+        return sorted(set(ids))
     if ref.isdigit():
         raise NotFound(f"no person with id {ref}: see 'photoclust people'")
-    raise not_found(ref, [n for _i, n in named])
+    raise not_found(ref, [n for _i, n in named + aliases])
 
 
 def photos(db: sqlite_utils.Database, groups: Sequence[Sequence[int]], mode: Mode = "all") -> list[tuple[int, str]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import os
 import socket
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,27 @@ def labels() -> dict[str, str]:
 def group_counts() -> dict[str, int]:
     with open(DATA / "groups.csv", newline="") as fh:
         return {row["path"]: int(row["n_faces"]) for row in csv.DictReader(fh)}
+
+
+@pytest.fixture
+def read_only() -> Iterator[Callable[[Path], None]]:
+    """Make a file or folder read-only for real, even for root (who ignores file modes): the immutable
+    attribute (``chattr +i``), which the kernel enforces for everybody; plain modes for other users."""
+    done: list[Path] = []
+
+    def make(path: Path) -> None:
+        if os.geteuid() == 0:
+            r = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+            if r.returncode != 0:
+                pytest.skip(f"cannot make {path} read-only as root here: {r.stderr.strip()}")
+        else:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        done.append(path)
+        assert not os.access(path, os.W_OK)
+
+    yield make
+    for path in reversed(done):
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        else:
+            path.chmod(0o755 if path.is_dir() else 0o644)

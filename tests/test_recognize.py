@@ -132,7 +132,7 @@ def test_cli_verify_identify_enrol(scanned: tuple[Path, Path], tmp_path: Path, p
     out = json.loads(r.output)
     assert out["same"] is True and out["threshold"] == config.VERIFY_THRESHOLD and out["distance"] < out["threshold"]
     r = run(cli, ["verify", str(folder / "obama" / "01.jpg"), str(folder / "biden" / "01.jpg"), "--db", str(copy)])
-    assert r.exit_code == 0 and r.output.startswith("Different people: distance ")
+    assert r.exit_code == 1 and r.output.startswith("Different people: distance ")  # like cmp
     r = run(cli, ["identify", str(folder / "biden" / "01.jpg"), "--db", str(copy)])
     assert r.exit_code == 0 and r.output.startswith("unknown: nobody is named yet")
     r = run(cli, ["enrol", "Joe Biden", str(folder / "biden" / "01.jpg"), "--yes", "--db", str(copy)])

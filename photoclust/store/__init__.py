@@ -200,6 +200,13 @@ def _m0004_people_list(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX faces_person_best ON faces(person_id, not_face, flags, probability, size_px, photo_id)")
 
 
+@migration("0005_aliases")
+def _m0005_aliases(db: sqlite_utils.Database) -> None:
+    # Other names of a person: the name of a named person merged into another one lives on here, so
+    # search and 'photoclust person' still find them by it. Written through the People change sets.
+    db.execute("CREATE TABLE aliases (person_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (person_id, name))")
+
+
 @migration("0006_different_people")
 def _m0006_different_people(db: sqlite_utils.Database) -> None:
     # "Not the same person": pairs of people the user declined to merge (a "same person?" suggestion
@@ -208,6 +215,78 @@ def _m0006_different_people(db: sqlite_utils.Database) -> None:
         "CREATE TABLE different_people (person_a INTEGER NOT NULL, person_b INTEGER NOT NULL,"
         " PRIMARY KEY (person_a, person_b), CHECK (person_a < person_b))"
     )
+
+
+# Migrations that only add a table of decisions: a read-only library written before them is read with
+# that table empty (a temporary one, in that connection only).
+_ADDITIVE = {
+    "0005_aliases": "CREATE TEMP TABLE aliases (person_id INTEGER NOT NULL, name TEXT NOT NULL)",
+    "0006_different_people": "CREATE TEMP TABLE different_people (person_a INTEGER NOT NULL, person_b INTEGER NOT NULL)",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Opening: read-only libraries, and SQLite files that are not photoclust libraries.
+# --------------------------------------------------------------------------------------------------
+
+# Written into the SQLite header of every library (``PRAGMA application_id``, "PhCl"), so that a file
+# made by another application is recognised, and refused, before anything is written into it.
+APPLICATION_ID = 0x5068436C
+
+
+def _writable(p: Path) -> bool:
+    """Whether this user may write the database file and create its ``-wal``/``-shm`` files next to it."""
+    return os.access(p, os.W_OK) and os.access(p.parent, os.W_OK)
+
+
+def _ro_uri(p: Path, immutable: bool = False) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(p))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _connect_readonly(p: Path) -> sqlite3.Connection:
+    """A read-only connection. In a folder nobody may write, a WAL database has no ``-shm`` file and
+    SQLite cannot make one, so it is read as immutable (no writer can exist there either)."""
+    conn = sqlite3.connect(_ro_uri(p), uri=True, timeout=30, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(p.parent, os.W_OK):
+            raise
+    return sqlite3.connect(_ro_uri(p, immutable=True), uri=True, timeout=30, check_same_thread=False)
+
+
+def _claim(db: sqlite_utils.Database, p: Path | None, readonly: bool) -> None:
+    """Make sure ``db`` is a photoclust library (or empty, then mark it as one); refuse anything else.
+
+    Libraries made before the mark are recognised by their migrations table and marked now.
+    """
+    app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
+    if app_id == APPLICATION_ID:
+        return
+    tables = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+    ]
+    ours = app_id == 0 and (
+        not tables
+        or "_migrations" in tables
+        and db.execute("SELECT 1 FROM _migrations WHERE name = ?", [MIGRATIONS[0][0]]).fetchone() is not None
+    )
+    if not ours:
+        what = f"application id {app_id:#x}" if app_id else f"tables {', '.join(tables[:5])}"
+        more = "…" if not app_id and len(tables) > 5 else ""
+        raise DatabaseError(
+            f"{p} is not a photoclust library (another application's SQLite file: {what}{more}); it was left"
+            " untouched: give --db a new file name"
+        )
+    if not readonly:
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -235,30 +314,50 @@ class LibraryStatus:
 class Store:
     """The library database. Create with :meth:`open`; close with :meth:`close` or ``with``."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: Path | None, readonly: bool = False) -> None:
         self.db = db
         self.path = path
+        self.readonly = readonly  # opened read-only: every write fails
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, create: bool = True, readonly: bool = False) -> Store:
+        """Open (or create) the library at ``path``.
+
+        A library the user may not write (the file or its folder: WAL needs its ``-shm`` and ``-wal``
+        files next to it) is opened read-only, as it is with ``readonly``: reading works, and every
+        write fails with SQLite's "attempt to write a readonly database" (the library turns that into
+        :class:`~photoclust.errors.ReadOnlyLibrary`). An SQLite file that another application made is
+        refused untouched.
+        """
         p = Path(path).expanduser()
         if not p.exists() and not create:
             raise DatabaseError(f"no photo database at {p}: run 'photoclust scan PATH' first")
+        if p.exists() and not readonly and not _writable(p):
+            readonly = True
+        if readonly and not p.exists():
+            raise DatabaseError(f"no photo database at {p}: run 'photoclust scan PATH' first")
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+                conn = _connect_readonly(p)
             else:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA busy_timeout = 30000")
             db.execute("PRAGMA foreign_keys = ON")
+            try:
+                _claim(db, p, readonly)
+            except DatabaseError:
+                db.close()
+                raise
             if not readonly:
                 db.enable_wal()
                 db.execute("PRAGMA synchronous = NORMAL")
-            store = cls(db, p)
-            if not readonly:
+            store = cls(db, p, readonly=readonly)
+            if readonly:
+                store._check_readonly_schema()
+            else:
                 store.migrate()
             return store
         except sqlite3.DatabaseError as exc:
@@ -271,6 +370,7 @@ class Store:
     @classmethod
     def memory(cls) -> Store:
         store = cls(sqlite_utils.Database(memory=True), None)
+        _claim(store.db, None, readonly=False)
         store.migrate()
         return store
 
@@ -287,14 +387,7 @@ class Store:
         """Apply the named migrations not yet applied; returns their names."""
         db = self.db
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
-        known = {name for name, _ in MIGRATIONS}
-        unknown = done - known
-        if unknown:
-            raise DatabaseError(
-                f"database {self.path} was written by a newer photoclust "
-                f"(migrations {sorted(unknown)}): upgrade photoclust"
-            )
+        done = self._applied_migrations()
         applied = []
         for name, fn in MIGRATIONS:
             if name in done:
@@ -304,6 +397,30 @@ class Store:
                 db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, time.time()])
             applied.append(name)
         return applied
+
+    def _applied_migrations(self) -> set[str]:
+        done = {str(row[0]) for row in self.db.execute("SELECT name FROM _migrations").fetchall()}
+        unknown = done - {name for name, _ in MIGRATIONS}
+        if unknown:
+            raise DatabaseError(
+                f"database {self.path} was written by a newer photoclust "
+                f"(migrations {sorted(unknown)}): upgrade photoclust"
+            )
+        return done
+
+    def _check_readonly_schema(self) -> None:
+        """A read-only library cannot be upgraded: it must have every migration already."""
+        if not self.db["_migrations"].exists():
+            raise DatabaseError(f"{self.path} is empty and read-only: there is no photo library in it")
+        pending = {name for name, _ in MIGRATIONS} - self._applied_migrations()
+        if pending <= set(_ADDITIVE):  # tables a read-only reader may take as empty, in this connection only
+            for name in sorted(pending):
+                self.db.execute(_ADDITIVE[name])
+        elif pending:
+            raise DatabaseError(
+                f"{self.path} is read-only and was written by an older photoclust: open it once where it"
+                " can be written, to upgrade it"
+            )
 
     def integrity_check(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
@@ -514,7 +631,7 @@ def backup_database(src: str | os.PathLike[str], dst: str | os.PathLike[str]) ->
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.name}.partial")
     try:
-        with sqlite3.connect(f"file:{Path(src)}?mode=ro", uri=True) as a, sqlite3.connect(tmp) as b:
+        with _connect_readonly(Path(src)) as a, sqlite3.connect(tmp) as b:
             a.backup(b)
         a.close()
         b.close()

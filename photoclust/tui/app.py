@@ -23,11 +23,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 
 from photoclust.config import ScanSettings
-from photoclust.errors import NothingToUndo, PhotoclustError
+from photoclust.errors import DuplicateName, NothingToUndo, PhotoclustError
 from photoclust.library import Library
 from photoclust.tui.backend import Backend
 from photoclust.tui.screens.base import DataScreen
-from photoclust.tui.screens.dialogs import PersonPicker, PromptScreen
+from photoclust.tui.screens.dialogs import ConfirmScreen, PersonPicker, PromptScreen
 from photoclust.tui.screens.help import HelpScreen
 from photoclust.tui.screens.history import HistoryScreen
 from photoclust.tui.screens.people import PeopleScreen
@@ -139,7 +139,11 @@ class PhotoclustApp(App[None]):
         self._progress: ScanProgress | None = None
         self._thumb_pending: set[int] = set()
         self._picture_listeners: list[Callable[[], None]] = []
-        self.sub_title = library.db_path.name
+        self.sub_title = self._title_line()
+
+    def _title_line(self) -> str:
+        lib = self.backend.library
+        return lib.db_path.name + (" (read-only)" if lib.readonly else "")
 
     def get_default_screen(self) -> Screen[Any]:
         return PeopleScreen()
@@ -197,16 +201,20 @@ class PhotoclustApp(App[None]):
         change: Callable[[Library], R],
         message: str | Callable[[R], str] | None = None,
         then: Callable[[R], None] | None = None,
+        failed: Callable[[PhotoclustError], None] | None = None,
     ) -> None:
-        """Apply ``change(library)`` in a worker, then tell the user and refresh every view."""
-        self._edit(change, message, then)
+        """Apply ``change(library)`` in a worker, then tell the user and refresh every view.
+
+        A refused edit is shown as an error, or handed to ``failed`` (on the app thread).
+        """
+        self._edit(change, message, then, failed)
 
     @work(thread=True, group="edits")
-    def _edit(self, change: Callable[[Library], Any], message: Any, then: Any) -> None:
+    def _edit(self, change: Callable[[Library], Any], message: Any, then: Any, failed: Any = None) -> None:
         try:
             result = self.backend.call(change)
         except PhotoclustError as exc:
-            self.from_thread(self.show_error, exc)
+            self.from_thread(failed or self.show_error, exc)
             return
         self.from_thread(self._edited, result, message, then)
 
@@ -225,10 +233,36 @@ class PhotoclustApp(App[None]):
             screen.reload()
 
     # -- flows shared by several screens ----------------------------------------------------------
-    def ask_name(self, person: Person) -> None:
+    def ask_name(self, person: Person, merged: Callable[[int], None] | None = None) -> None:
+        """Name a person; a name somebody else has offers to merge into them (``merged(target)`` then)."""
+
         def named(name: str | None) -> None:
             if name:
-                self.edit(lambda lib: lib.name(person.id, name), f"Named: {name}")
+                self.edit(lambda lib: lib.name(person.id, name), f"Named: {name}", failed=duplicate)
+
+        def duplicate(exc: PhotoclustError) -> None:
+            if not isinstance(exc, DuplicateName):
+                self.show_error(exc)
+                return
+            target, name = exc.existing, exc.existing_name
+
+            def answered(yes: bool | None) -> None:
+                if not yes:
+                    self.notify(f"Not renamed: {person.label} and {name} stay two people.")
+                    return
+                self.edit(
+                    lambda lib: lib.merge([person.id], into=target),
+                    f"Merged {person.label} into {name}",
+                    then=(lambda _r: merged(target)) if merged else None,
+                )
+
+            self.push_screen(
+                ConfirmScreen(
+                    f"{name} already exists — merge {person.label} into {name}?",
+                    "y / Enter: merge (one person) · n / Escape: keep them apart, not renamed",
+                ),
+                answered,
+            )
 
         title = f"Rename {person.name}" if person.name else f"Name this person ({person.faces} faces)"
         self.push_screen(PromptScreen(title, person.name or "", placeholder="a name"), named)
@@ -238,8 +272,8 @@ class PhotoclustApp(App[None]):
             if target is None:
                 return
             self.edit(
-                lambda lib: lib.merge([person.id], into=target),
-                f"Merged {person.label} into person #{target}",
+                lambda lib: (lib.merge([person.id], into=target), lib.person(target))[1],
+                lambda into: f"Merged {person.label} into {into.name or f'Unnamed #{into.id}'}",
                 then=(lambda _r: then(target)) if then else None,
             )
 
@@ -256,7 +290,7 @@ class PhotoclustApp(App[None]):
                 return
             self.edit(
                 lambda lib: lib.split(face_ids, name or None),
-                lambda pid: f"{len(face_ids)} face(s) now form person #{pid}" + (f" ({name})" if name else ""),
+                lambda pid: f"{_faces(len(face_ids))} now form {name or f'a new person (#{pid})'}",
                 then=then,
             )
 
@@ -273,8 +307,8 @@ class PhotoclustApp(App[None]):
         def chosen(target: int | None) -> None:
             if target is not None:
                 self.edit(
-                    lambda lib: lib.move(face_ids, target),
-                    f"Moved {len(face_ids)} face(s) to person #{target}",
+                    lambda lib: (lib.move(face_ids, target), lib.person(target))[1],
+                    lambda to: f"Moved {_faces(len(face_ids))} to {to.name or f'Unnamed #{to.id}'}",
                     then=then,
                 )
 
@@ -301,6 +335,7 @@ class PhotoclustApp(App[None]):
         progress.reset()
         start_resource_tracker()
         self._progress = progress
+        self.screen.refresh_bindings()  # ctrl+x cancels now
         self._scan(paths, progress)
 
     def cancel_scan(self) -> None:
@@ -314,7 +349,7 @@ class PhotoclustApp(App[None]):
     def _scan(self, paths: list[str], progress: ScanProgress) -> None:
         # The scan writes through its own connection, so the app's reads and edits never wait on it.
         try:
-            with Library(self.backend.library.db_path) as lib:
+            with Library(self.backend.library.db_path, readonly=self.backend.library.readonly) as lib:
                 report = lib.scan(
                     paths, settings=self.scan_settings, progress=progress, should_stop=self._stop_scan.is_set
                 )
@@ -330,9 +365,12 @@ class PhotoclustApp(App[None]):
 
     def _scan_ended(self, report: ScanReport | None, error: PhotoclustError | None) -> None:
         self.scanning = False
-        self.sub_title = self.backend.library.db_path.name
+        self.sub_title = self._title_line()
+        self.screen.refresh_bindings()  # ctrl+x (cancel) goes from the footer
         if error is not None:
             self.show_error(error)
+            if self._progress is not None and self._progress.is_attached:
+                self._progress.failed(str(error))
         if report is not None:
             self.last_scan = report
             state = "Scan interrupted" if report.interrupted else "Scan finished"
@@ -347,7 +385,7 @@ class PhotoclustApp(App[None]):
 
     def on_scan_progress_updated(self, message: ScanProgress.Updated) -> None:
         if self.scanning:
-            self.sub_title = f"{self.backend.library.db_path.name} · {message.line}"
+            self.sub_title = f"{self._title_line()} · {message.line}"
 
     # -- global actions -------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -390,15 +428,24 @@ class PhotoclustApp(App[None]):
         self._show(ScanScreen, lambda: "scan")
 
 
+def _faces(n: int) -> str:
+    return f"{n} face{'' if n == 1 else 's'}"
+
+
 def make_app(
     db_path: str | os.PathLike[str] | None = None,
     *,
     renderer: Renderer = "auto",
     scan_settings: ScanSettings | None = None,
+    readonly: bool = False,
 ) -> PhotoclustApp:
-    """The app over the library at ``db_path`` (created when missing; None: the default library)."""
+    """The app over the library at ``db_path`` (created when missing; None: the default library).
+
+    ``readonly`` opens it read-only (as happens anyway when the user may not write it): browsing works,
+    each edit says that the library is read-only.
+    """
     images = image_class(renderer)
-    return PhotoclustApp(Library(db_path), images=images, scan_settings=scan_settings)
+    return PhotoclustApp(Library(db_path, readonly=readonly), images=images, scan_settings=scan_settings)
 
 
 def run(db_path: str | os.PathLike[str] | None = None, renderer: Renderer | None = None) -> None:

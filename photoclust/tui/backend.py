@@ -99,7 +99,7 @@ class Backend:
 
     def _open_reader(self) -> Library:
         if self._reader is None:
-            self._reader = Library(self.library.db_path, create=False)
+            self._reader = Library(self.library.db_path, create=False, readonly=self.library.readonly)
         return self._reader
 
     # -- reads --------------------------------------------------------------------------------

@@ -54,6 +54,28 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y or Enter answers yes, n or Escape no."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, help: str = "y / Enter: yes · n / Escape: no") -> None:
+        super().__init__(classes="dialog-screen")
+        self._question = question
+        self._help = help
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._question, classes="dialog-title", id="confirm-title", markup=False)
+            yield Static(self._help, classes="dialog-help")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class PersonPicker(ModalScreen[int | None]):
     """Choose a person: type to fuzzy-search names, arrows to move, Enter to choose, Escape to cancel."""
 

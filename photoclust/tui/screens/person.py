@@ -114,7 +114,7 @@ class PersonScreen(FaceGridScreen):
 
     def action_name(self) -> None:
         if self.person is not None:
-            self.papp.ask_name(self.person)
+            self.papp.ask_name(self.person, merged=self._merged)
 
     def action_merge(self) -> None:
         if self.person is not None:

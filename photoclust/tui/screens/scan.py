@@ -62,6 +62,12 @@ class ScanScreen(Screen[None]):
             return
         self.papp.start_scan(paths, self.query_one(ScanProgress))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # ctrl+x is offered (footer) only while a scan runs
+        if action == "cancel_scan":
+            return self.papp.scanning
+        return True
+
     def action_cancel_scan(self) -> None:
         self.papp.cancel_scan()
 

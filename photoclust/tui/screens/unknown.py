@@ -39,7 +39,6 @@ class UnknownScreen(FaceGridScreen):
     def __init__(self) -> None:
         super().__init__()
         self.groups: list[UnknownGroup] = []
-        self.skipped: set[tuple[int, ...]] = set()  # groups answered "no" in this session
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,7 +62,7 @@ class UnknownScreen(FaceGridScreen):
     def _show(self, groups: list[UnknownGroup]) -> None:
         options = self.query_one("#groups", OptionList)
         keep = options.highlighted or 0
-        self.groups = [g for g in groups if _key(g[0]) not in self.skipped]
+        self.groups = groups
         options.clear_options()
         options.add_options(
             [Option(_group_label(i, faces, person), id=str(i)) for i, (faces, person) in enumerate(self.groups)]
@@ -133,7 +132,7 @@ class UnknownScreen(FaceGridScreen):
             return
         faces, person = self._faces(), group[1]
         self.papp.edit(
-            lambda lib: lib.move(faces, person.id), f"{len(faces)} faces are {person.label}", then=self._done
+            lambda lib: lib.move(faces, person.id), f"{_n_faces(len(faces))} {person.label}", then=self._done
         )
 
     def action_no(self) -> None:
@@ -142,13 +141,18 @@ class UnknownScreen(FaceGridScreen):
             return
         person = group[1]
         if person is None:
-            self.skipped.add(_key(group[0]))
-            self._show([g for g in self.groups])
+            # "no" answers "Is this X?"; with nobody suggested there is nothing to decline (and hiding
+            # the group would store nothing: it would be back next time)
+            self.notify(
+                "Nobody is suggested for this group, so there is nothing to decline: s: new person ·"
+                " v: move to someone · x: not a face · Tab, ↓: next group",
+                severity="warning",
+            )
             return
         faces = self._faces()
         # recorded as a decision: this person is never suggested for these faces again
         self.papp.edit(
-            lambda lib: lib.reject(faces, person.id), f"{len(faces)} faces are not {person.label}", then=self._done
+            lambda lib: lib.reject(faces, person.id), f"{_n_faces(len(faces))} not {person.label}", then=self._done
         )
 
     def action_new_person(self) -> None:
@@ -162,8 +166,9 @@ class UnknownScreen(FaceGridScreen):
             self.papp.ask_move(faces, exclude=(), then=self._done)
 
 
-def _key(faces: list[Face]) -> tuple[int, ...]:
-    return tuple(sorted(f.id for f in faces))
+def _n_faces(n: int) -> str:
+    """'1 face is' / '3 faces are'."""
+    return "1 face is" if n == 1 else f"{n} faces are"
 
 
 def _group_label(i: int, faces: list[Face], person: Person | None) -> str:

@@ -97,8 +97,21 @@ class ScanProgress(Vertical):
 
     def done(self, summary: str) -> None:
         """The scan is over: say how it went (app thread)."""
+        self._stop_bar()
         self.query_one("#scan-phase", Static).update(summary)
         self._message(summary)
+
+    def failed(self, error: str) -> None:
+        """The scan stopped on an error (app thread): say so, and stop the moving bar."""
+        self._stop_bar()
+        text = f"Scan failed: {error}"
+        self.query_one("#scan-phase", Static).update(text)
+        self._message(text)
+
+    def _stop_bar(self) -> None:
+        bar = self.query_one("#scan-bar", ProgressBar)
+        if bar.total is None:  # an indeterminate (moving) bar: show it still, at the work done
+            bar.update(total=max(1, self._done), progress=self._done)
 
     class Updated(Message):
         """The one-line status changed (the app mirrors it in every screen's header)."""
