@@ -848,6 +848,8 @@ def recluster(
                 target[members] = -2
             if groups:
                 assign_unknown()  # faces left out of the new people may clearly belong to one
+        # people that grew closer than one clustering run would leave them: merge those nobody decided about
+        _merge_close_people(people, X, ids, photo, target, confirmed, new_groups, rejected, assign_params)
     in_new = {f for g in new_groups for f in g}
     assignment = {
         int(ids[r]): (int(target[r]) if target[r] >= 0 else None)
@@ -872,6 +874,82 @@ def recluster(
         changed=changed,
         seconds=time.monotonic() - t0,
     )
+
+
+# Incremental runs merge people that grew close only when one of them has at most this many faces.
+AUTO_MERGE_MAX = 10
+
+
+def _merge_close_people(
+    people: People,
+    X: np.ndarray,
+    ids: np.ndarray,
+    photo: np.ndarray,
+    target: np.ndarray,
+    confirmed: np.ndarray,
+    new_groups: list[list[int]],
+    rejected: dict[int, set[int]],
+    assign_params: Any,
+) -> None:
+    """Merge people (existing ones and the new groups of this run) whose average linkage is now within the
+    clustering threshold, as one clustering run over all the faces would have: incremental runs then end
+    where a single run would. Only a person nobody decided about is absorbed (no name, no confirmed face,
+    not hidden); two such decided people never merge, nor a declined pair, nor people sharing a photo,
+    nor a person into one that a face of it was removed from. Updates ``target`` and ``new_groups``."""
+    from photoclust.cluster import close_pairs
+
+    pos_of = {int(f): r for r, f in enumerate(ids.tolist())}
+    base = int(target.max(initial=0)) + 1
+    ent = target.copy()
+    for g, members in enumerate(new_groups):
+        ent[[pos_of[f] for f in members]] = base + g
+    declined = people.different_pairs()
+    decided = {p.id for p in people.all(include_hidden=True) if p.name or p.hidden}
+    decided |= {int(t) for t in target[confirmed & (target >= 0)].tolist()}
+    for _round in range(3):
+        keys, inv = np.unique(ent[ent >= 0], return_inverse=True)
+        if keys.size < 2:
+            break
+        rows = np.flatnonzero(ent >= 0)
+        P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
+        np.add.at(P, inv, X[rows])
+        size = np.bincount(inv, minlength=keys.size)
+        ij, _dist, _excess = close_pairs(P, size, assign_params, slack=0.0)
+        if not ij.size:
+            break
+        photos: dict[int, set[int]] = defaultdict(set)
+        faces_of: dict[int, list[int]] = defaultdict(list)
+        for r, k in zip(rows.tolist(), inv.tolist(), strict=True):
+            photos[k].add(int(photo[r]))
+            faces_of[k].append(r)
+        touched: set[int] = set()
+        merged = 0
+        for i, j in ij.tolist():
+            if i in touched or j in touched or photos[i] & photos[j]:
+                continue
+            a, b = int(keys[i]), int(keys[j])
+            if min(size[i], size[j]) > AUTO_MERGE_MAX:
+                continue  # two established people: a "same person?" suggestion, not a silent merge
+            lock_a, lock_b = a < base and a in decided, b < base and b in decided
+            if lock_a and lock_b or (min(a, b), max(a, b)) in declined:
+                continue
+            # b is absorbed into a: the undecided one, else the smaller
+            if lock_b or (not lock_a and size[j] > size[i]):
+                a, b, i, j = b, a, j, i
+            if a < base and any(a in rejected.get(int(ids[r]), ()) for r in faces_of[j]):
+                continue
+            ent[faces_of[j]] = a
+            touched |= {i, j}
+            merged += 1
+        if not merged:
+            break
+    # write back: existing people by id, new groups by their index
+    for r in np.flatnonzero(ent >= 0).tolist():
+        target[r] = ent[r] if ent[r] < base else -2
+    groups: dict[int, list[int]] = defaultdict(list)
+    for r in np.flatnonzero(ent >= base).tolist():
+        groups[int(ent[r])].append(int(ids[r]))
+    new_groups[:] = [groups[k] for k in sorted(groups)]
 
 
 def _declined_pairs(people: People, person: np.ndarray, most: int = 64) -> np.ndarray:
