@@ -789,9 +789,12 @@ def recluster(
             new_groups.append([int(ids[r]) for r in members])
             target[members] = -2  # placeholder: a new person
 
-    def assign_unknown() -> None:
-        """Unknown faces (weak ones too) join the person they are clearly close to (kNN vote)."""
+    def assign_unknown(skip: np.ndarray | None = None) -> None:
+        """Unknown faces (weak ones too) join the person they are clearly close to (average linkage);
+        ``skip``: rows that need no second look (clustering just weighed them against every group)."""
         unknown = np.flatnonzero((target == -1) & ~confirmed)
+        if skip is not None:
+            unknown = np.setdiff1d(unknown, skip)
         refs = np.flatnonzero(target != -1)
         if not unknown.size or not refs.size:
             return
@@ -847,9 +850,11 @@ def recluster(
                 new_groups.append([int(ids[r]) for r in members])
                 target[members] = -2
             if groups:
-                assign_unknown()  # faces left out of the new people may clearly belong to one
-        # people that grew closer than one clustering run would leave them: merge those nobody decided about
-        _merge_close_people(people, X, ids, photo, target, confirmed, new_groups, rejected, assign_params)
+                assign_unknown(skip=rest)  # weak faces left out of the new people may clearly belong to one
+        if (person >= 0).any():
+            # people that grew closer than one clustering run would leave them: merge the undecided ones
+            moved = np.flatnonzero(target != person)
+            _merge_close_people(people, X, ids, photo, target, confirmed, new_groups, rejected, assign_params, moved)
     in_new = {f for g in new_groups for f in g}
     assignment = {
         int(ids[r]): (int(target[r]) if target[r] >= 0 else None)
@@ -890,6 +895,7 @@ def _merge_close_people(
     new_groups: list[list[int]],
     rejected: dict[int, set[int]],
     assign_params: Any,
+    changed: np.ndarray,
 ) -> None:
     """Merge people (existing ones and the new groups of this run) whose average linkage is now within the
     clustering threshold, as one clustering run over all the faces would have: incremental runs then end
@@ -906,15 +912,22 @@ def _merge_close_people(
     declined = people.different_pairs()
     decided = {p.id for p in people.all(include_hidden=True) if p.name or p.hidden}
     decided |= {int(t) for t in target[confirmed & (target >= 0)].tolist()}
+    changed_rows = changed
     for _round in range(3):
         keys, inv = np.unique(ent[ent >= 0], return_inverse=True)
         if keys.size < 2:
             break
         rows = np.flatnonzero(ent >= 0)
+        inv_of = np.full(ent.size, -1, dtype=np.int64)
+        inv_of[rows] = inv
+        changed_rows = changed_rows[inv_of[changed_rows] >= 0]
+        if not changed_rows.size:
+            break
         P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
         np.add.at(P, inv, X[rows])
         size = np.bincount(inv, minlength=keys.size)
-        ij, _dist, _excess = close_pairs(P, size, assign_params, slack=0.0)
+        # only people that changed in this run can have come closer to anyone
+        ij, _dist, _excess = close_pairs(P, size, assign_params, slack=0.0, rows=np.unique(inv_of[changed_rows]))
         if not ij.size:
             break
         photos: dict[int, set[int]] = defaultdict(set)
@@ -941,6 +954,7 @@ def _merge_close_people(
             ent[faces_of[j]] = a
             touched |= {i, j}
             merged += 1
+            changed_rows = np.union1d(changed_rows, np.array(faces_of[i] + faces_of[j], dtype=np.int64))
         if not merged:
             break
     # write back: existing people by id, new groups by their index

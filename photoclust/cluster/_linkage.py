@@ -27,6 +27,8 @@ import numpy as np
 from ._hierarchy import Conflicts
 from ._knn import knn_exact
 
+RELEVANT = 0.25  # cosine similarity below the loosest threshold beyond which a candidate pair is dropped
+
 
 class _Agglomeration:
     """Cluster state: sum vectors, sizes, versions, adjacency and conflicts, by cluster id (a row id)."""
@@ -35,7 +37,7 @@ class _Agglomeration:
         n = X.shape[0]
         self.smin = 1.0 - max(threshold, pair_threshold)
         self.t_big, self.t_pair = threshold, pair_threshold
-        self.S = X.astype(np.float64, copy=True)
+        self.S = X.astype(np.float32, copy=True)
         self.size = np.ones(n, dtype=np.int64)
         self.root = np.arange(n, dtype=np.int64)  # row -> its cluster id (kept current for live ids)
         self.members: dict[int, list[int]] = {}
@@ -111,21 +113,40 @@ class _Agglomeration:
             return False
         return self.entity(b) not in self.conflict.get(self.entity(a), ())
 
-    def add_edges(self, a: np.ndarray, b: np.ndarray) -> None:
-        """Make cluster pairs ``(a[i], b[i])`` candidates (cluster ids), pushing those close enough."""
+    def add_edges(self, a: np.ndarray, b: np.ndarray, sims: np.ndarray | None = None) -> None:
+        """Make cluster pairs ``(a[i], b[i])`` candidates (cluster ids), pushing those close enough.
+
+        Pairs farther than ``RELEVANT`` beyond the loosest threshold are dropped: merging cannot bring
+        them within reach (a merged cluster's linkage is the size-weighted mean of its parts', and a
+        part close to the other cluster brings its own candidate pair)."""
         keep = a != b
         a, b = a[keep], b[keep]
         if a.size == 0:
             return
-        key = np.unique(np.minimum(a, b) * self.S.shape[0] + np.maximum(a, b))
-        a, b = key // self.S.shape[0], key % self.S.shape[0]
-        for x, y in zip(a.tolist(), b.tolist(), strict=True):
-            self.adj.setdefault(x, set()).add(y)
-            self.adj.setdefault(y, set()).add(x)
-        sims = np.einsum("ij,ij->i", self.S[a], self.S[b]) / (self.size[a] * self.size[b])
+        n = self.S.shape[0]
+        key, first = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_index=True)
+        if sims is not None:  # linkages known already (single faces: their cosine similarity)
+            sims = sims[keep][first].astype(np.float64)
+        a, b = key // n, key % n
+        if sims is None:
+            sims = np.concatenate(
+                [
+                    np.einsum("ij,ij->i", self.S[a[s : s + 65536]], self.S[b[s : s + 65536]])
+                    for s in range(0, a.size, 65536)
+                ]
+            ) / (self.size[a] * self.size[b])
+        rel = sims >= self.smin - RELEVANT
+        a, b, sims = a[rel], b[rel], sims[rel]
+        src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+        order = np.argsort(src, kind="stable")
+        src, dst = src[order], dst[order]
+        bounds = np.flatnonzero(np.r_[True, src[1:] != src[:-1], True]) if src.size else np.zeros(1, np.int64)
+        for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            self.adj.setdefault(int(src[s]), set()).update(dst[s:e].tolist())
         ok = sims >= self.smin
-        for s, x, y in zip(sims[ok].tolist(), a[ok].tolist(), b[ok].tolist(), strict=True):
-            heapq.heappush(self.heap, (-s, x, y, int(self.version[x]), int(self.version[y])))
+        va, vb = self.version[a[ok]].tolist(), self.version[b[ok]].tolist()
+        self.heap.extend(zip((-sims[ok]).tolist(), a[ok].tolist(), b[ok].tolist(), va, vb, strict=True))
+        heapq.heapify(self.heap)
 
     def run(self) -> int:
         """Merge candidate pairs, closest first, while their linkage is within the threshold."""
@@ -164,6 +185,7 @@ def average_linkage(
     pair_threshold: float,
     idx: np.ndarray,
     knn: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]] = knn_exact,
+    sim: np.ndarray | None = None,
     *,
     centroid_k: int = 8,
     rounds: int = 3,
@@ -173,7 +195,8 @@ def average_linkage(
     ``X``: unit rows; ``conf``: cannot-link pairs and must-link groups (rows); ``threshold``: the
     largest average cosine distance at which two clusters merge; ``idx``: each row's nearest
     neighbours (``-1`` padding allowed), the first candidates; ``knn(C, k)``: nearest neighbours of
-    the centroids of the clusters of two or more faces, the later candidates.
+    the centroids of the clusters of two or more faces, the later candidates; ``sim``: the cosine
+    similarities that go with ``idx``, if known.
     """
     n = X.shape[0]
     agg = _Agglomeration(X, conf, threshold, pair_threshold)
@@ -182,7 +205,8 @@ def average_linkage(
     rows = np.repeat(np.arange(n, dtype=np.int64), idx.shape[1])
     cols = idx.reshape(-1)
     ok = cols >= 0
-    agg.add_edges(agg.root[rows[ok]], agg.root[cols[ok]])
+    known = sim.reshape(-1)[ok] if sim is not None else None
+    agg.add_edges(rows[ok], cols[ok], known)
     agg.run()
     # Clusters whose faces all found their neighbours inside: compare the clusters' centroids directly.
     for _ in range(rounds):

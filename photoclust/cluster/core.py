@@ -261,13 +261,13 @@ def _cluster_average(
     root = inside.copy()
     if inside.size >= 2:
         sub = _subset_conflicts(conf, inside)
-        idx, _ = _neighbours(A[inside], params)
+        idx, sim = _neighbours(A[inside], params)
 
         def knn(C: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
             return _neighbours(C, params, k)
 
         t, tp = params.linkage_threshold, params.pair_threshold
-        root = inside[average_linkage(A[inside], sub, t, tp, idx, knn)]
+        root = inside[average_linkage(A[inside], sub, t, tp, idx, knn, sim)]
     full = np.arange(n, dtype=np.int64)
     full[inside] = root
     if out_rows.size and inside.size:
@@ -733,8 +733,9 @@ def link_to_people(
         S[fq[inside] - s, fp[inside]] = -np.inf
         best = np.argmax(S, axis=1)
         rows = np.arange(e - s)
-        s1 = S[rows, best]
-        s2 = np.partition(S, npeople - 2, axis=1)[:, npeople - 2] if npeople > 1 else np.full(e - s, -np.inf)
+        s1 = S[rows, best].copy()
+        S[rows, best] = -np.inf
+        s2 = S.max(axis=1)  # the runner-up
         limit = p.threshold + (p.pair_threshold - p.threshold) / np.sqrt(g_size[s:e] * p_size[best])
         ok = (1.0 - s1 <= limit) & (s1 - s2 >= p.margin)
         out[s:e][ok] = best[ok]
@@ -743,14 +744,21 @@ def link_to_people(
 
 
 def close_pairs(
-    P: np.ndarray, size: np.ndarray, params: AssignParams | None = None, *, slack: float = 0.1, k: int = 10
+    P: np.ndarray,
+    size: np.ndarray,
+    params: AssignParams | None = None,
+    *,
+    slack: float = 0.1,
+    k: int = 10,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs of clusters (people) that may be one: each one's ``k`` nearest by average linkage whose average
     distance is at most ``slack`` beyond the size-dependent merge threshold (see :func:`link_to_people`).
 
     ``P``/``size``: sum vectors and sizes. Returns rows ``(i, j)`` with ``i < j`` (int64 (m, 2)), their
     average distance, and their *excess*: average distance minus the threshold at which clustering would
-    have merged them (negative: closer than that, e.g. kept apart only by a constraint).
+    have merged them (negative: closer than that, e.g. kept apart only by a constraint). ``rows``: only
+    pairs with at least one of these clusters (default: all).
     """
     p = params or AssignParams()
     n = P.shape[0]
@@ -759,14 +767,16 @@ def close_pairs(
     Pn = (P / size[:, None]).astype(np.float32)
     kk = min(k, n - 1)
     pairs: list[np.ndarray] = []
+    which = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
     block = max(1, (1 << 22) // n)
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        S = Pn[s:e] @ Pn.T
-        S[np.arange(e - s), np.arange(s, e)] = -np.inf
+    for s in range(0, which.size, block):
+        q = which[s : s + block]
+        S = Pn[q] @ Pn.T
+        S[np.arange(q.size), q] = -np.inf
         top = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
-        rows = np.repeat(np.arange(s, e), kk)
-        pairs.append(np.column_stack([rows, top.reshape(-1)]))
+        pairs.append(np.column_stack([np.repeat(q, kk), top.reshape(-1)]))
+    if not pairs:
+        return np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0)
     ij = np.unique(np.sort(np.vstack(pairs), axis=1), axis=0)
     i, j = ij[:, 0], ij[:, 1]
     dist = 1.0 - np.einsum("ij,ij->i", Pn[i], Pn[j]).astype(np.float64)
