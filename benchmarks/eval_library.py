@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import libsets  # noqa: E402
 from stamp import stamp  # noqa: E402
 
-from photoclust.cluster import ClusterParams, cluster_faces, same_photo_pairs  # noqa: E402
+from photoclust.cluster import ClusterParams, centre, cluster_faces, library_mean, same_photo_pairs  # noqa: E402
 from photoclust.config import ScanSettings  # noqa: E402
 from photoclust.library import Library  # noqa: E402
 from photoclust.store import backup_database  # noqa: E402
@@ -84,11 +84,15 @@ def build(photos: Path, cache: Path, name: str) -> tuple[libsets.FaceSet, list[S
     ]
 
 
-def core(fs: libsets.FaceSet, params: ClusterParams) -> np.ndarray:
-    """Labels of the clustering core over the set's faces: strong faces only, as the people layer does."""
+def core(fs: libsets.FaceSet, params: ClusterParams, centred: bool | None = None) -> np.ndarray:
+    """Labels of the clustering core over the set's faces: strong faces only, as the people layer does;
+    average linkage on embeddings centred on the library's mean face (as the people layer), the previous
+    release's HDBSCAN on the raw ones (as it did)."""
     labels = np.full(fs.X.shape[0], -1, dtype=np.int64)
+    centred = params.method == "average" if centred is None else centred
+    X = centre(fs.X, library_mean(fs.X)) if centred else fs.X
     rows = np.flatnonzero(~fs.weak)
-    labels[rows] = cluster_faces(fs.X[rows], params, cannot_link=same_photo_pairs(fs.photo[rows]))
+    labels[rows] = cluster_faces(X[rows], params, cannot_link=same_photo_pairs(fs.photo[rows]))
     return labels
 
 
@@ -102,12 +106,13 @@ def core_report(name: str, fs: libsets.FaceSet, sweep: bool) -> None:
         ("0.9: + re-attach (0.9 pipeline)", old),
     ]
     if sweep:
-        for t in (0.32, 0.34, 0.36, 0.38, 0.40, 0.42):
-            for m in (2, 3):
-                variants.append((f"average t={t} min={m}", replace(default, linkage_threshold=t, min_cluster_size=m)))
+        for t in (0.48, 0.52, 0.56):
+            for tp in (0.32, 0.36, 0.40):
+                variants.append((f"average t={t} pair={tp}", replace(default, linkage_threshold=t, pair_threshold=tp)))
+    variants.append(("default, not centred", default))
     for label, params in variants:
         t = time.perf_counter()
-        labels = core(fs, params)
+        labels = core(fs, params, centred=False if "not centred" in label else None)
         print(libsets.fmt(f"{name} | {label} ({time.perf_counter() - t:.1f}s)", libsets.score_labels(fs, labels)))
 
 
