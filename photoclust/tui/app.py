@@ -1,6 +1,6 @@
 """The photoclust terminal UI: ``make_app(db_path)`` builds it (for the CLI and the tests), ``run`` runs it.
 
-Screens: People (the start), Person, Unknown faces, Photo, Search, Scan, History, Help.
+Screens: People (the start), Person, Unknown faces, Same person?, Photo, Search, Scan, History, Help.
 All library work runs in thread workers through :class:`photoclust.tui.backend.Backend`; results
 come back to the event loop with ``call_from_thread``. Every edit goes through the library facade,
 then every screen showing library data reloads (the visible one at once, the others when shown).
@@ -35,6 +35,7 @@ from photoclust.tui.screens.person import PersonScreen
 from photoclust.tui.screens.photo import PhotoScreen
 from photoclust.tui.screens.scan import ScanScreen
 from photoclust.tui.screens.search import SearchScreen
+from photoclust.tui.screens.suggest import SuggestScreen
 from photoclust.tui.screens.unknown import UnknownScreen
 from photoclust.tui.widgets.progress import ScanProgress
 from photoclust.types import Person, ScanReport
@@ -116,6 +117,7 @@ class PhotoclustApp(App[None]):
         Binding("ctrl+y", "redo", "Redo", show=False),
         Binding("ctrl+l", "history", "History", show=False),
         Binding("ctrl+u", "unknown", "Unknown faces", show=False),
+        Binding("ctrl+g", "suggest", "Same person?", show=False),
         Binding("ctrl+f", "search", "Search", show=False),
         Binding("ctrl+s", "scan", "Scan", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
@@ -390,7 +392,15 @@ class PhotoclustApp(App[None]):
     # -- global actions -------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Dialogs are answered first: library-wide keys do nothing behind them.
-        if isinstance(self.screen, ModalScreen) and action in {"undo", "redo", "history", "unknown", "search", "scan"}:
+        if isinstance(self.screen, ModalScreen) and action in {
+            "undo",
+            "redo",
+            "history",
+            "unknown",
+            "suggest",
+            "search",
+            "scan",
+        }:
             return False
         return True
 
@@ -420,6 +430,9 @@ class PhotoclustApp(App[None]):
 
     def action_unknown(self) -> None:
         self._show(UnknownScreen, UnknownScreen)
+
+    def action_suggest(self) -> None:
+        self._show(SuggestScreen, SuggestScreen)
 
     def action_search(self) -> None:
         self._show(SearchScreen, SearchScreen)
