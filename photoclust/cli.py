@@ -159,12 +159,16 @@ def cli(ctx: click.Context) -> None:
 )
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Faces embedded and committed per batch.")
 @click.option("--no-flip", is_flag=True, help="Do not average each face's embedding with its mirror image.")
+@click.option("--no-cluster", is_flag=True, help="Only index: do not group the new faces into people afterwards.")
 @_errors_to_click
-def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batch_size: int, no_flip: bool) -> None:
-    """Index the photos under PATHS: find faces and cache their embeddings.
+def scan(
+    paths: tuple[str, ...], db: str | None, device: str, workers: int, batch_size: int, no_flip: bool, no_cluster: bool
+) -> None:
+    """Index the photos under PATHS: find faces and cache their embeddings, then group them into people.
 
     Incremental and resumable: unchanged files are skipped, moved files keep their faces,
-    and Ctrl-C keeps everything indexed so far.
+    and Ctrl-C keeps everything indexed so far. The grouping is 'photoclust cluster' (incremental:
+    new faces join the people they belong to); --no-cluster leaves it for later.
     """
     from rich.console import Console
 
@@ -174,6 +178,10 @@ def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batc
     settings = ScanSettings(device=device, workers=workers, batch_size=batch_size, flip_average=not no_flip)
     with _library(db, create=True) as lib:
         report = lib.scan(list(paths), settings=settings, progress=RichProgress(console))
+        clustered = None
+        if not report.interrupted and not no_cluster:
+            with console.status("Finding people…"):
+                clustered = lib.cluster()
     parts = [
         f"{report.new} new",
         f"{report.changed} changed",
@@ -188,6 +196,14 @@ def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batc
     if report.interrupted:
         click.echo("Scan interrupted: run the same command again to continue where it stopped.")
         sys.exit(130)
+    if clustered is None:
+        click.echo("Next: 'photoclust cluster' groups the faces into people.")
+        return
+    click.echo(_cluster_summary(clustered))
+    click.echo(
+        "Next: 'photoclust people' lists them, 'photoclust suggest' shows people who may be the same,"
+        " 'photoclust tui' shows their faces."
+    )
 
 
 @cli.command()
@@ -324,7 +340,11 @@ def cluster(db: str | None, full: bool) -> None:
     """
     with _library(db) as lib:
         r = lib.cluster(full=full)
-    click.echo(
+    click.echo(_cluster_summary(r))
+
+
+def _cluster_summary(r: Any) -> str:
+    return (
         f"People: {r.people} ({r.new_people} new). Faces: {r.assigned} assigned to people, "
         f"{r.unknown} unknown, {r.skipped} left out by the quality gates. ({r.seconds:.1f} s)"
     )
