@@ -270,8 +270,8 @@ class PhotoclustApp(App[None]):
         self.push_screen(PromptScreen(title, person.name or "", placeholder="a name"), named)
 
     def ask_merge(self, person: Person, then: Callable[[int], None] | None = None) -> None:
-        def chosen(target: int | None) -> None:
-            if target is None:
+        def chosen(target: int | str | None) -> None:
+            if not isinstance(target, int):
                 return
             self.edit(
                 lambda lib: (lib.merge([person.id], into=target), lib.person(target))[1],
@@ -306,17 +306,31 @@ class PhotoclustApp(App[None]):
         )
 
     def ask_move(self, face_ids: list[int], exclude: Sequence[int], then: Callable[[Any], None] | None = None) -> None:
-        def chosen(target: int | None) -> None:
-            if target is not None:
+        def chosen(target: int | str | None) -> None:
+            if isinstance(target, str):  # "new person 'X'": typed a name nobody has
+                self.edit(
+                    lambda lib: lib.split(face_ids, target),
+                    f"{_faces(len(face_ids))} now form {target}",
+                    then=then,
+                )
+            elif target is not None:
                 self.edit(
                     lambda lib: (lib.move(face_ids, target), lib.person(target))[1],
                     lambda to: f"Moved {_faces(len(face_ids))} to {to.name or f'Unnamed #{to.id}'}",
                     then=then,
                 )
 
-        self.push_screen(PersonPicker(f"Move {len(face_ids)} face(s) to…", exclude=exclude), chosen)
+        picker = PersonPicker(f"Move {len(face_ids)} face(s) to… (or type a new name)", exclude=exclude, offer_new=True)
+        self.push_screen(picker, chosen)
 
     def open_person(self, person_id: int) -> None:
+        """Show a person; when their screen is open further down (Person → Photo → Enter on them),
+        go back to it rather than stacking a second copy."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, PersonScreen) and screen.person_id == person_id:
+                while self.screen is not screen:
+                    self.pop_screen()
+                return
         self.push_screen(PersonScreen(person_id))
 
     def open_photo(self, photo_id: int) -> None:
