@@ -159,12 +159,16 @@ def cli(ctx: click.Context) -> None:
 )
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Faces embedded and committed per batch.")
 @click.option("--no-flip", is_flag=True, help="Do not average each face's embedding with its mirror image.")
+@click.option("--no-cluster", is_flag=True, help="Only index: do not group the new faces into people afterwards.")
 @_errors_to_click
-def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batch_size: int, no_flip: bool) -> None:
-    """Index the photos under PATHS: find faces and cache their embeddings.
+def scan(
+    paths: tuple[str, ...], db: str | None, device: str, workers: int, batch_size: int, no_flip: bool, no_cluster: bool
+) -> None:
+    """Index the photos under PATHS: find faces and cache their embeddings, then group them into people.
 
     Incremental and resumable: unchanged files are skipped, moved files keep their faces,
-    and Ctrl-C keeps everything indexed so far.
+    and Ctrl-C keeps everything indexed so far. The grouping is 'photoclust cluster' (incremental:
+    new faces join the people they belong to); --no-cluster leaves it for later.
     """
     from rich.console import Console
 
@@ -174,6 +178,10 @@ def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batc
     settings = ScanSettings(device=device, workers=workers, batch_size=batch_size, flip_average=not no_flip)
     with _library(db, create=True) as lib:
         report = lib.scan(list(paths), settings=settings, progress=RichProgress(console))
+        clustered = None
+        if not report.interrupted and not no_cluster:
+            with console.status("Finding people…"):
+                clustered = lib.cluster()
     parts = [
         f"{report.new} new",
         f"{report.changed} changed",
@@ -188,6 +196,14 @@ def scan(paths: tuple[str, ...], db: str | None, device: str, workers: int, batc
     if report.interrupted:
         click.echo("Scan interrupted: run the same command again to continue where it stopped.")
         sys.exit(130)
+    if clustered is None:
+        click.echo("Next: 'photoclust cluster' groups the faces into people.")
+        return
+    click.echo(_cluster_summary(clustered))
+    click.echo(
+        "Next: 'photoclust people' lists them, 'photoclust suggest' shows people who may be the same,"
+        " 'photoclust tui' shows their faces."
+    )
 
 
 @cli.command()
@@ -324,7 +340,11 @@ def cluster(db: str | None, full: bool) -> None:
     """
     with _library(db) as lib:
         r = lib.cluster(full=full)
-    click.echo(
+    click.echo(_cluster_summary(r))
+
+
+def _cluster_summary(r: Any) -> str:
+    return (
         f"People: {r.people} ({r.new_people} new). Faces: {r.assigned} assigned to people, "
         f"{r.unknown} unknown, {r.skipped} left out by the quality gates. ({r.seconds:.1f} s)"
     )
@@ -451,6 +471,138 @@ def different(person_a: int, person_b: int, db: str | None) -> None:
     with _library(db) as lib:
         lib.declare_different(person_a, person_b)
     click.echo(f"Persons {person_a} and {person_b} are different people: not suggested again.")
+
+
+def _faces_word(face_ids: tuple[int, ...]) -> str:
+    """'face 7' / 'faces 7, 8 and 9'."""
+    ids = [str(i) for i in dict.fromkeys(face_ids)]
+    return f"face {ids[0]}" if len(ids) == 1 else f"faces {_and(ids)}"
+
+
+_FACE_IDS = click.argument("face_ids", nargs=-1, type=int, required=True)
+
+
+@cli.command()
+@_FACE_IDS
+@click.option("--name", default=None, help="Name the new person.")
+@_db_option
+@_errors_to_click
+def split(face_ids: tuple[int, ...], name: str | None, db: str | None) -> None:
+    """Make a new person of these faces (face ids from 'photoclust person' or 'photoclust unknown').
+
+    The faces become confirmed: clustering keeps them together. Undo with 'photoclust undo'.
+    """
+    with _library(db) as lib:
+        pid = lib.split(list(face_ids), name or None)
+        person = lib.person(pid)
+    click.echo(f"{_faces_word(face_ids).capitalize()} now form {_who(person)}.")
+
+
+@cli.command()
+@_FACE_IDS
+@click.option("--to", "to", type=int, required=True, help="The person who gets the faces.")
+@_db_option
+@_errors_to_click
+def move(face_ids: tuple[int, ...], to: int, db: str | None) -> None:
+    """Give these faces to a person (confirmed: clustering never moves them again)."""
+    with _library(db) as lib:
+        lib.move(list(face_ids), to)
+        person = lib.person(to)
+    click.echo(f"Moved {_faces_word(face_ids)} to {_who(person)}.")
+
+
+@cli.command()
+@_FACE_IDS
+@click.option("--from", "from_", type=int, required=True, help="The person these faces are not.")
+@_db_option
+@_errors_to_click
+def reject(face_ids: tuple[int, ...], from_: int, db: str | None) -> None:
+    """ "Not this person": these faces leave the person (if theirs) and are never given or suggested to them again."""
+    with _library(db) as lib:
+        label = _who(lib.person(from_))
+        lib.reject(list(face_ids), from_)
+    click.echo(f"{_faces_word(face_ids).capitalize()}: not {label}, now or later.")
+
+
+@cli.command()
+@_FACE_IDS
+@_db_option
+@_errors_to_click
+def confirm(face_ids: tuple[int, ...], db: str | None) -> None:
+    """Confirm that these faces are their person (clustering never moves a confirmed face)."""
+    with _library(db) as lib:
+        unknown = [f for f in dict.fromkeys(face_ids) if lib.face(f).person_id is None]
+        lib.confirm(list(face_ids))
+    done = [f for f in dict.fromkeys(face_ids) if f not in unknown]
+    if done:
+        click.echo(f"Confirmed {_faces_word(tuple(done))}.")
+    if unknown:
+        click.echo(
+            f"{_faces_word(tuple(unknown)).capitalize()} belong{'s' if len(unknown) == 1 else ''} to nobody:"
+            " give them to someone with 'photoclust move' or 'photoclust split'.",
+            err=True,
+        )
+
+
+@cli.command("not-a-face")
+@_FACE_IDS
+@_db_option
+@_errors_to_click
+def not_a_face(face_ids: tuple[int, ...], db: str | None) -> None:
+    """Mark detections that are not faces (posters, patterns): they leave every view for good."""
+    with _library(db) as lib:
+        lib.not_a_face(list(face_ids))
+    click.echo(f"Marked {_faces_word(face_ids)} as not a face.")
+
+
+@cli.command()
+@click.argument("person_id", type=int)
+@click.argument("face_id", type=int)
+@_db_option
+@_errors_to_click
+def cover(person_id: int, face_id: int, db: str | None) -> None:
+    """Choose the face that pictures a person (one of their own faces)."""
+    with _library(db) as lib:
+        lib.set_cover(person_id, face_id)
+        person = lib.person(person_id)
+    click.echo(f"Face {face_id} is now the cover of {_who(person)}.")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_db_option
+@_errors_to_click
+def unknown(as_json: bool, db: str | None) -> None:
+    """The faces that belong to nobody, grouped by similarity, each group with the person it probably is.
+
+    Use the face ids with 'photoclust move', 'split', 'reject' and 'not-a-face'.
+    """
+    with _library(db) as lib:
+        groups = lib.unknown_groups()
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "faces": [{"id": f.id, "photo_id": f.photo_id, "path": f.path} for f in faces],
+                    "suggested": {"id": person.id, "name": person.name} if person else None,
+                }
+                for faces, person in groups
+            ]
+        )
+        return
+    if not groups:
+        click.echo("No unknown faces: every face belongs to somebody.")
+        return
+    for i, (faces, person) in enumerate(groups, start=1):
+        ids = " ".join(str(f.id) for f in faces)
+        head = f"Group {i}: {_plural(len(faces), 'face')}"
+        if person is None:
+            click.echo(f"{head}, nobody suggested. Faces: {ids}")
+            click.echo(f"  new person: photoclust split {ids} --name NAME")
+        else:
+            click.echo(f"{head}, probably {_who(person)}. Faces: {ids}")
+            click.echo(f"  yes: photoclust move {ids} --to {person.id}")
+            click.echo(f"  no:  photoclust reject {ids} --from {person.id}")
 
 
 @cli.command()

@@ -423,6 +423,7 @@ class People:
     def _move_into(self, cs: ChangeSet, face_ids: list[int], pid: int) -> None:
         if not face_ids:
             return
+        before = self._faces_now(cs, face_ids)  # first: an unknown face id is NotFound, not a KeyError below
         rejected = {
             int(r[0])
             for chunk in _chunks(face_ids, 500)
@@ -434,7 +435,6 @@ class People:
         release = self._check_same_photo(cs, pid, face_ids)
         sources = set()
         updates: dict[int, FaceState] = {}
-        before = self._faces_now(cs, face_ids)
         for fid in face_ids:
             old = before[fid]
             if old[0] is not None and old[0] != pid:

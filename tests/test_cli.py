@@ -80,7 +80,8 @@ def test_scan_cluster_name_merge_undo_export(tmp_path: Path, photos_dir: Path) -
     r = run("scan", str(folder), "--db", db, "--workers", "1")
     assert r.returncode == 0, r.stderr
     assert re.search(r"Photos: 15 new, .* 0 unreadable\. Faces found: \d+", r.stdout), r.stdout
-    r = run("cluster", "--db", db)
+    assert re.search(r"People: \d+ \(\d+ new\)", r.stdout) and "'photoclust people'" in r.stdout, r.stdout
+    r = run("cluster", "--db", db)  # the scan clustered already: nothing new
     assert r.returncode == 0, r.stderr
     people = json.loads(run("people", "--db", db, "--json").stdout)
     assert len(people) >= 2
@@ -108,3 +109,30 @@ def test_scan_cluster_name_merge_undo_export(tmp_path: Path, photos_dir: Path) -
     assert "Barack" in run("people", "--db", db).stdout
     hist = run("history", "--db", db).stdout
     assert "(undone) merged" in hist and "named person" in hist
+
+
+def test_scan_clusters_unless_told_not_to(tmp_path: Path) -> None:
+    """scan ends with an incremental cluster and says what to do next; --no-cluster only indexes.
+
+    The library holds the real faces of data/photos (test_tui's, no model needed), seven of them unknown
+    and close to nobody, one close to Madonna; the scanned folder adds no photo.
+    """
+    from photoclust.library import Library
+    from tests.test_tui import build_library
+
+    db = tmp_path / "lib.db"
+    build_library(db)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = CliRunner().invoke(cli, ["scan", str(empty), "--db", str(db), "--no-cluster"])
+    assert r.exit_code == 0, r.output
+    assert "People:" not in r.output and "'photoclust cluster'" in r.output
+    with Library(db) as lib:
+        assert lib.history() == [] and lib.unknown_count() == 8
+    r = CliRunner().invoke(cli, ["scan", str(empty), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"^People: \d+ \(\d+ new\)\. Faces: \d+ assigned", r.output, re.M), r.output
+    assert "'photoclust people'" in r.output and "'photoclust suggest'" in r.output
+    with Library(db) as lib:
+        assert [e.kind for e in lib.history()] == ["cluster"]  # one undoable step
+        assert lib.unknown_count() < 8  # Madonna's straggler joined her

@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual_image import _terminal
 
 from photoclust.config import ScanSettings
+from photoclust.library import Library
 from photoclust.store import Store
 from photoclust.tui.app import PhotoclustApp, make_app
 from tests.test_tui import SIZE, build_library, press, settle, type_text
@@ -40,6 +41,21 @@ def app(snapshot_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     db = tmp_path / "photos.db"  # the header shows the file name
     with Store.open(snapshot_db) as src:
         src.db.execute("VACUUM INTO ?", [str(db)])
+    app = make_app(db, renderer="halfcell", scan_settings=ScanSettings(workers=1))
+    yield app
+    app.backend.close()
+
+
+@pytest.fixture
+def split_app(snapshot_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PhotoclustApp]:
+    """The same library with Madonna split in two (her three weakest faces a person of their own)."""
+    monkeypatch.setattr(_terminal.get_cell_size, "_result", _terminal.CellSize(10, 20), raising=False)
+    db = tmp_path / "photos.db"
+    with Store.open(snapshot_db) as src:
+        src.db.execute("VACUUM INTO ?", [str(db)])
+    with Library(db) as lib:
+        madonna = next(p.id for p in lib.list_people() if p.name == "Madonna")
+        lib.split([f.id for f in lib.faces(madonna)][3:])
     app = make_app(db, renderer="halfcell", scan_settings=ScanSettings(workers=1))
     yield app
     app.backend.close()
@@ -87,3 +103,8 @@ def test_search_screen(snap_compare: Callable[..., bool], app: PhotoclustApp) ->
         terminal_size=SIZE,
         run_before=steps("ctrl+f", text="barack obama, joe", then=("right", "f6", "down")),
     )
+
+
+def test_suggest_screen(snap_compare: Callable[..., bool], split_app: PhotoclustApp) -> None:
+    # "Same person?": Madonna and her three split-off faces, side by side
+    assert snap_compare(split_app, terminal_size=SIZE, run_before=steps("ctrl+g"))

@@ -1,6 +1,6 @@
 """The photoclust terminal UI: ``make_app(db_path)`` builds it (for the CLI and the tests), ``run`` runs it.
 
-Screens: People (the start), Person, Unknown faces, Photo, Search, Scan, History, Help.
+Screens: People (the start), Person, Unknown faces, Same person?, Photo, Search, Scan, History, Help.
 All library work runs in thread workers through :class:`photoclust.tui.backend.Backend`; results
 come back to the event loop with ``call_from_thread``. Every edit goes through the library facade,
 then every screen showing library data reloads (the visible one at once, the others when shown).
@@ -35,6 +35,7 @@ from photoclust.tui.screens.person import PersonScreen
 from photoclust.tui.screens.photo import PhotoScreen
 from photoclust.tui.screens.scan import ScanScreen
 from photoclust.tui.screens.search import SearchScreen
+from photoclust.tui.screens.suggest import SuggestScreen
 from photoclust.tui.screens.unknown import UnknownScreen
 from photoclust.tui.widgets.progress import ScanProgress
 from photoclust.types import Person, ScanReport
@@ -116,6 +117,7 @@ class PhotoclustApp(App[None]):
         Binding("ctrl+y", "redo", "Redo", show=False),
         Binding("ctrl+l", "history", "History", show=False),
         Binding("ctrl+u", "unknown", "Unknown faces", show=False),
+        Binding("ctrl+g", "suggest", "Same person?", show=False),
         Binding("ctrl+f", "search", "Search", show=False),
         Binding("ctrl+s", "scan", "Scan", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
@@ -268,8 +270,8 @@ class PhotoclustApp(App[None]):
         self.push_screen(PromptScreen(title, person.name or "", placeholder="a name"), named)
 
     def ask_merge(self, person: Person, then: Callable[[int], None] | None = None) -> None:
-        def chosen(target: int | None) -> None:
-            if target is None:
+        def chosen(target: int | str | None) -> None:
+            if not isinstance(target, int):
                 return
             self.edit(
                 lambda lib: (lib.merge([person.id], into=target), lib.person(target))[1],
@@ -304,17 +306,31 @@ class PhotoclustApp(App[None]):
         )
 
     def ask_move(self, face_ids: list[int], exclude: Sequence[int], then: Callable[[Any], None] | None = None) -> None:
-        def chosen(target: int | None) -> None:
-            if target is not None:
+        def chosen(target: int | str | None) -> None:
+            if isinstance(target, str):  # "new person 'X'": typed a name nobody has
+                self.edit(
+                    lambda lib: lib.split(face_ids, target),
+                    f"{_faces(len(face_ids))} now form {target}",
+                    then=then,
+                )
+            elif target is not None:
                 self.edit(
                     lambda lib: (lib.move(face_ids, target), lib.person(target))[1],
                     lambda to: f"Moved {_faces(len(face_ids))} to {to.name or f'Unnamed #{to.id}'}",
                     then=then,
                 )
 
-        self.push_screen(PersonPicker(f"Move {len(face_ids)} face(s) to…", exclude=exclude), chosen)
+        picker = PersonPicker(f"Move {len(face_ids)} face(s) to… (or type a new name)", exclude=exclude, offer_new=True)
+        self.push_screen(picker, chosen)
 
     def open_person(self, person_id: int) -> None:
+        """Show a person; when their screen is open further down (Person → Photo → Enter on them),
+        go back to it rather than stacking a second copy."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, PersonScreen) and screen.person_id == person_id:
+                while self.screen is not screen:
+                    self.pop_screen()
+                return
         self.push_screen(PersonScreen(person_id))
 
     def open_photo(self, photo_id: int) -> None:
@@ -390,7 +406,15 @@ class PhotoclustApp(App[None]):
     # -- global actions -------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Dialogs are answered first: library-wide keys do nothing behind them.
-        if isinstance(self.screen, ModalScreen) and action in {"undo", "redo", "history", "unknown", "search", "scan"}:
+        if isinstance(self.screen, ModalScreen) and action in {
+            "undo",
+            "redo",
+            "history",
+            "unknown",
+            "suggest",
+            "search",
+            "scan",
+        }:
             return False
         return True
 
@@ -420,6 +444,9 @@ class PhotoclustApp(App[None]):
 
     def action_unknown(self) -> None:
         self._show(UnknownScreen, UnknownScreen)
+
+    def action_suggest(self) -> None:
+        self._show(SuggestScreen, SuggestScreen)
 
     def action_search(self) -> None:
         self._show(SearchScreen, SearchScreen)

@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 from PIL import Image as PILImage
 
 from photoclust.library import Library
+from photoclust.people import MergeSuggestion
 from photoclust.types import Face, Person
 
 R = TypeVar("R")
@@ -46,6 +47,8 @@ class Backend:
         self.lock = threading.RLock()
         self._reader: Library | None = None
         self._reader_lock = threading.Lock()
+        self._analysis: Library | None = None
+        self._analysis_lock = threading.Lock()
         self._thumb_lock = threading.Lock()
         self._thumbs: OrderedDict[int, PILImage.Image | None] = OrderedDict()
         self._thumb_capacity = thumbnails
@@ -63,6 +66,10 @@ class Backend:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+        with self._analysis_lock:
+            if self._analysis is not None:
+                self._analysis.close()
+                self._analysis = None
 
     # -- thumbnails: decoded once, kept in memory (LRU) -------------------------------------
     def has_thumbnail(self, face_id: int) -> bool:
@@ -135,6 +142,21 @@ class Backend:
             return [(faces, None)] if faces else []
 
         return self.call(run)
+
+    def merge_suggestions(self) -> list[MergeSuggestion]:
+        """Pairs of people that are probably one person ("same person?"), most likely first.
+
+        Computed on a connection of its own: reading every embedding takes a while on a big library, and
+        opening a person or drawing faces must not wait for it (SQLite in WAL mode reads concurrently).
+        """
+        with self._analysis_lock:
+            if self._analysis is None:
+                self._analysis = Library(self.library.db_path, create=False, readonly=self.library.readonly)
+            return self._analysis.merge_suggestions()
+
+    def pair_faces(self, a: int, b: int) -> tuple[list[Face], list[Face]]:
+        """The faces of two people, best first (for the "same person?" screen)."""
+        return self.call(lambda lib: (lib.faces(a), lib.faces(b)))
 
     def search(self, names: Sequence[str], mode: SearchMode) -> list[tuple[int, str]]:
         """Photos with the named people: ``all`` of them, ``any`` of them, or ``only`` them (nobody else)."""

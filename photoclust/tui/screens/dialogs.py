@@ -47,6 +47,7 @@ class PromptScreen(ModalScreen[str | None]):
         value = event.value.strip()
         if not value and not self._allow_empty:
             self.app.bell()
+            self.notify("A blank name is not a name: type one, or Escape to cancel.", severity="warning")
             return
         self.dismiss(value)
 
@@ -76,8 +77,15 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class PersonPicker(ModalScreen[int | None]):
-    """Choose a person: type to fuzzy-search names, arrows to move, Enter to choose, Escape to cancel."""
+NEW_PERSON = "new"  # the option id of "new person 'X'"
+
+
+class PersonPicker(ModalScreen[int | str | None]):
+    """Choose a person: type to fuzzy-search names, arrows to move, Enter to choose, Escape to cancel.
+
+    The result is the chosen person's id; with ``offer_new``, a typed name that nobody has is offered as
+    "new person 'X'", and choosing it gives that name (a ``str``).
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -87,11 +95,13 @@ class PersonPicker(ModalScreen[int | None]):
         Binding("pageup", "cursor(-10)", "Page up", show=False),
     ]
 
-    def __init__(self, title: str, exclude: Collection[int] = ()) -> None:
+    def __init__(self, title: str, exclude: Collection[int] = (), offer_new: bool = False) -> None:
         super().__init__(classes="dialog-screen")
         self._title = title
         self._exclude = set(exclude)
+        self._offer_new = offer_new
         self._people: list[Person] = []
+        self._names: set[str] = set()  # everyone's, the excluded included: a new person needs a new name
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
@@ -115,6 +125,7 @@ class PersonPicker(ModalScreen[int | None]):
 
     def _loaded(self, people: list[Person]) -> None:
         self._people = [p for p in people if p.id not in self._exclude]
+        self._names = {p.name.casefold() for p in people if p.name}
         self._refresh_options(self.query_one("#picker-input", Input).value)
 
     @on(Input.Changed, "#picker-input")
@@ -144,7 +155,9 @@ class PersonPicker(ModalScreen[int | None]):
         options.add_options(
             [Option(Content.assemble(text, (f"  {p.faces} faces", "dim")), id=str(p.id)) for p, text in shown]
         )
-        if shown:
+        if self._offer_new and query and query.casefold() not in self._names:
+            options.add_option(Option(Content.assemble(("+ new person ", "bold"), repr(query)), id=NEW_PERSON))
+        if options.option_count:
             options.highlighted = 0
 
     def action_cursor(self, step: int) -> None:
@@ -159,12 +172,17 @@ class PersonPicker(ModalScreen[int | None]):
         if options.highlighted is None:
             self.app.bell()
             return
-        option = options.get_option_at_index(options.highlighted)
-        self.dismiss(int(option.id or 0))
+        self._choose(options.get_option_at_index(options.highlighted).id)
 
     @on(OptionList.OptionSelected, "#picker-options")
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(int(event.option.id or 0))
+        self._choose(event.option.id)
+
+    def _choose(self, option_id: str | None) -> None:
+        if option_id == NEW_PERSON:
+            self.dismiss(self.query_one("#picker-input", Input).value.strip())
+        else:
+            self.dismiss(int(option_id or 0))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -44,6 +44,7 @@ def help_markdown() -> str:
     from photoclust.tui.screens.photo import PhotoScreen
     from photoclust.tui.screens.scan import ScanScreen
     from photoclust.tui.screens.search import SearchScreen
+    from photoclust.tui.screens.suggest import SuggestScreen
     from photoclust.tui.screens.unknown import UnknownScreen
     from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
 
@@ -56,6 +57,10 @@ def help_markdown() -> str:
         ("Person (edits apply to the selected faces, or the face under the cursor)", PersonScreen.BINDINGS),
         ("Face grids (Person and Unknown faces)", FaceGrid.BINDINGS),
         ("Unknown faces (without a selection, y/s/v take the whole group)", UnknownScreen.BINDINGS),
+        (
+            "Same person? (pairs on the left, both people's faces on the right; Tab moves between them)",
+            SuggestScreen.BINDINGS,
+        ),
         ("Photo", PhotoScreen.BINDINGS),
         ("Search", SearchScreen.BINDINGS),
         ("Scan", ScanScreen.BINDINGS),

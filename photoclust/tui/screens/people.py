@@ -61,9 +61,11 @@ class PeopleScreen(DataScreen):
         Binding("f8", "hide", "Hide"),
         Binding("f7", "toggle_hidden", "Show hidden"),
         Binding("ctrl+u", "app.unknown", "Unknown"),
+        Binding("ctrl+g", "app.suggest", "Same person?"),
         Binding("ctrl+f", "app.search", "Search"),
         Binding("ctrl+s", "app.scan", "Scan"),
-        Binding("ctrl+l", "app.history", "History"),
+        # not in the footer (no room at 120 columns next to Undo): the help screen lists it
+        Binding("ctrl+l", "app.history", "History", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -73,6 +75,7 @@ class PeopleScreen(DataScreen):
         self.unknown = UnknownEntry(None, None)
         self.show_hidden = False
         self.loaded = False
+        self.suggestions = 0  # "same person?" pairs waiting
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -100,6 +103,12 @@ class PeopleScreen(DataScreen):
     def _show_unknown(self, summary: tuple[int, int | None]) -> None:
         self.unknown = UnknownEntry(*summary)
         self._apply()
+        backend = self.papp.backend
+        self.fetch(lambda: len(backend.merge_suggestions()), self._show_suggestions, group="suggestions")
+
+    def _show_suggestions(self, n: int) -> None:
+        self.suggestions = n
+        self._status()
 
     def _apply(self) -> None:
         text = self.query_one(FilterInput).value.strip().casefold()
@@ -128,6 +137,13 @@ class PeopleScreen(DataScreen):
             parts.append(f"{hidden:,} hidden" + (" (shown)" if self.show_hidden else " (F7 shows them)"))
         if self.unknown.faces:
             parts.append(f"{self.unknown.faces:,} unknown faces")
+        if self.suggestions:
+            pair = (
+                "2 people may be the same"
+                if self.suggestions == 1
+                else f"{self.suggestions:,} pairs of people may be the same"
+            )
+            parts.append(f"{pair}: ctrl+g")
         if grid.items:
             parts.append(f"showing {first + 1}–{last} of {len(grid.items):,}")
         elif self.people:
