@@ -7,7 +7,8 @@ the left-hand one (``Library.merge``), ``n`` stores that they are different peop
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,6 +21,9 @@ from photoclust.people import MergeSuggestion
 from photoclust.tui.screens.base import DataScreen
 from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
 from photoclust.types import Face, Person
+
+if TYPE_CHECKING:
+    from photoclust.library import Library
 
 
 def who(person: Person) -> str:
@@ -140,26 +144,27 @@ class SuggestScreen(DataScreen):
             self.papp.open_person(person.id)
 
     def action_yes(self) -> None:
-        pair = self._pair()
-        if pair is None:
-            self.notify("No suggestion here.", severity="warning")
-            return
-        a, b = pair.a, pair.b
-        self.papp.edit(
-            lambda lib: lib.merge([b.id], a.id),
-            f"Merged {who(b)} into {who(a)} (ctrl+z undoes it)",
+        self._answer(
+            lambda lib, a, b: lib.merge([b.id], a.id),
+            lambda a, b: f"Merged {who(b)} into {who(a)} (ctrl+z undoes it)",
         )
 
     def action_no(self) -> None:
+        self._answer(
+            lambda lib, a, b: lib.declare_different(a.id, b.id),
+            lambda a, b: f"{who(a)} and {who(b)} are different people: not suggested again",
+        )
+
+    def _answer(
+        self, edit: Callable[[Library, Person, Person], None], message: Callable[[Person, Person], str]
+    ) -> None:
+        """Apply the answer to the highlighted pair as one undoable edit."""
         pair = self._pair()
         if pair is None:
             self.notify("No suggestion here.", severity="warning")
             return
         a, b = pair.a, pair.b
-        self.papp.edit(
-            lambda lib: lib.declare_different(a.id, b.id),
-            f"{who(a)} and {who(b)} are different people: not suggested again",
-        )
+        self.papp.edit(lambda lib: edit(lib, a, b), message(a, b))
 
     def action_back(self) -> None:
         self.dismiss()
