@@ -137,3 +137,37 @@ def test_recluster_report_counts(split_person: Path) -> None:
         assert report.new_people == 4 and report.unknown == 0
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_a_black_and_white_copy_is_the_same_person(photos_dir: Path, tmp_path: Path) -> None:
+    """Old prints scanned in black and white: the copy of a colour photo lands in the same person, and
+    black-and-white copies of *different* people do not form a person together."""
+    from PIL import Image
+
+    from photoclust.config import ScanSettings
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    people = ["obama", "madonna", "mindy_kaling"]
+    for who in people:
+        for src in sorted((photos_dir / who).glob("*.jpg"))[:3]:
+            img = Image.open(src).convert("RGB")
+            img.save(folder / f"{who}-{src.stem}.jpg", quality=92)
+            img.convert("L").save(folder / f"{who}-{src.stem}-bw.jpg", quality=92)
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan([folder], settings=ScanSettings(workers=1))
+        lib.cluster()
+        person_of: dict[str, int | None] = {}
+        for f in lib.faces(None):
+            person_of[Path(f.path).name] = None
+        for p in lib.list_people():
+            for f in lib.faces(p.id):
+                person_of[Path(f.path).name] = p.id
+        for name, pid in person_of.items():
+            if name.endswith("-bw.jpg"):
+                colour = person_of.get(name.replace("-bw.jpg", ".jpg"))
+                assert pid is not None and pid == colour, name
+        # every person holds one identity only
+        for p in lib.list_people():
+            assert len({Path(f.path).name.split("-")[0] for f in lib.faces(p.id)}) == 1
