@@ -789,20 +789,21 @@ def recluster(
             new_groups.append([int(ids[r]) for r in members])
             target[members] = -2  # placeholder: a new person
 
-    def assign_unknown(skip: np.ndarray | None = None) -> None:
+    def assign_unknown(skip: np.ndarray | None = None) -> int:
         """Unknown faces (weak ones too) join the person they are clearly close to (average linkage);
-        ``skip``: rows that need no second look (clustering just weighed them against every group)."""
+        ``skip``: rows that need no second look (clustering just weighed them against every group).
+        Returns how many faces joined someone."""
         unknown = np.flatnonzero((target == -1) & ~confirmed)
         if skip is not None:
             unknown = np.setdiff1d(unknown, skip)
         refs = np.flatnonzero(target != -1)
         if not unknown.size or not refs.size:
-            return
+            return 0
         # faces of new groups vote for their group: label them with ids above every person id
         ref_labels = target[refs].copy()
-        for g, group in enumerate(new_groups):
-            members = np.isin(ids[refs], group)
-            ref_labels[members] = new_base + g
+        group_of = {f: new_base + g for g, group in enumerate(new_groups) for f in group}
+        in_group = np.array([int(i) in group_of for i in ids[refs].tolist()], dtype=bool)
+        ref_labels[in_group] = [group_of[int(i)] for i in ids[refs][in_group].tolist()]
         ref_photo: dict[int, list[int]] = {}
         for k, r in enumerate(refs):
             ref_photo.setdefault(int(photo[r]), []).append(k)
@@ -826,6 +827,7 @@ def recluster(
                 target[u] = -2
             else:
                 target[u] = lab
+        return int((got >= 0).sum())
 
     new_base = int(max(person.max(initial=0), people.db.execute("SELECT max(id) FROM people").fetchone()[0] or 0)) + 1
     assign_unknown()
@@ -850,7 +852,10 @@ def recluster(
                 new_groups.append([int(ids[r]) for r in members])
                 target[members] = -2
             if groups:
-                assign_unknown(skip=rest)  # weak faces left out of the new people may clearly belong to one
+                # weak faces left out of the new people may clearly belong to one; a person they join is
+                # larger, so its bar relaxes: the other leftovers get a second look then (as a next run would)
+                if assign_unknown(skip=rest):
+                    assign_unknown()
         if (person >= 0).any():
             # people that grew closer than one clustering run would leave them: merge the undecided ones
             moved = np.flatnonzero(target != person)
@@ -875,7 +880,7 @@ def recluster(
         new_people=len(new_groups),
         assigned=assigned,
         unknown=n - assigned,
-        skipped=int((weak & (target < 0) & (person < 0)).sum()),
+        skipped=int((weak & (target == -1) & (person < 0)).sum()),
         changed=changed,
         seconds=time.monotonic() - t0,
     )

@@ -171,3 +171,18 @@ def test_a_black_and_white_copy_is_the_same_person(photos_dir: Path, tmp_path: P
         # every person holds one identity only
         for p in lib.list_people():
             assert len({Path(f.path).name.split("-")[0] for f in lib.faces(p.id)}) == 1
+
+
+@pytest.mark.slow
+def test_a_second_cluster_run_changes_nothing(photos_dir: Path, tmp_path: Path) -> None:
+    """Clustering twice in a row is clustering once: a weak face that joins a new person relaxes that
+    person's bar, and the other leftovers get their second look in the same run, not in the next."""
+    from photoclust.config import ScanSettings
+
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan([photos_dir], settings=ScanSettings(workers=1))
+        first = lib.cluster()
+        assert first.new_people >= 8
+        again = lib.cluster()
+        assert again.changed == 0 and again.new_people == 0
+        assert again.skipped == first.skipped
