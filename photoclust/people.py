@@ -1041,8 +1041,9 @@ def _near(X: np.ndarray, rows: np.ndarray, fresh: np.ndarray, distance: float) -
 
 
 # Unknown faces are grouped for the Unknown view by average linkage looser than clustering (a group is
-# a question for the user, not a person); a group's suggested person ("Is this Alice?") and the "same
-# person?" pairs may be up to SUGGEST_SLACK beyond the distance at which clustering decides by itself.
+# a question for the user, not a person); an unknown face's suggested person ("Are these Alice?") may be
+# up to SUGGEST_SLACK beyond the distance at which clustering decides by itself (benchmarks/eval_effort.py:
+# 0.12 saves the most answers on the family sets; 0.06 and 0.03 save less there, and more on lfw).
 GROUP_SLACK = 0.08
 SUGGEST_SLACK = 0.12
 
@@ -1154,16 +1155,19 @@ class MergeSuggestion:
     score: float
 
 
-# "Same person?" score: 1 / (1 + exp((excess - SUGGEST_MID) / SUGGEST_SCALE)), excess = how far beyond the
-# automatic-merge distance a pair is (benchmarks/eval_effort.py).
-SUGGEST_MID = 0.05
-SUGGEST_SCALE = 0.025
+# "Same person?" score: the probability that a pair of people is one person, 1 / (1 + exp((excess -
+# SUGGEST_MID) / SUGGEST_SCALE)), excess = how far beyond the automatic-merge distance the pair is; fitted
+# on the tuning sets (benchmarks/calibrate_suggest.py: 87 candidate pairs). Pairs are offered up to
+# MERGE_SLACK beyond that distance (score >= ~0.2): farther ones were right 1 time in 15 there.
+SUGGEST_MID = 0.033
+SUGGEST_SCALE = 0.020
+MERGE_SLACK = 0.06
 
 
 def merge_suggestions(people: People, limit: int | None = None) -> list[MergeSuggestion]:
     """Pairs of people that are probably one person, most likely first.
 
-    Candidates are each person's nearest people by average linkage within ``SUGGEST_SLACK`` of the
+    Candidates are each person's nearest people by average linkage within ``MERGE_SLACK`` of the
     automatic-merge distance. Never a pair that appears together in a photo, a pair the user declined
     (:meth:`People.declare_different`), two people with different names, or a hidden person.
     """
@@ -1185,7 +1189,7 @@ def merge_suggestions(people: People, limit: int | None = None) -> list[MergeSug
     for (_p, ph, _e), k in zip(rows, inv.tolist(), strict=True):
         photos[k].add(int(ph))
     declined = people.different_pairs()
-    ij, dist, excess = close_pairs(P, size, slack=SUGGEST_SLACK)
+    ij, dist, excess = close_pairs(P, size, slack=MERGE_SLACK)
     out: list[MergeSuggestion] = []
     for (i, j), d, e in zip(ij.tolist(), dist.tolist(), excess.tolist(), strict=True):
         a, b = int(keys[i]), int(keys[j])
