@@ -26,7 +26,7 @@ import libsets  # noqa: E402
 from eval_library import SETS, build  # noqa: E402
 from stamp import stamp  # noqa: E402
 
-from photoclust.cluster import close_pairs  # noqa: E402
+from photoclust.cluster import close_pairs, group_sums  # noqa: E402
 from photoclust.library import Library  # noqa: E402
 from photoclust.people import SUGGEST_SLACK  # noqa: E402
 from photoclust.store import backup_database  # noqa: E402
@@ -55,11 +55,7 @@ def pairs_of(name: str, photos: Path, cache: Path, tmp: Path) -> list[tuple[floa
                 "SELECT person_id, photo_id, embedding FROM live_faces WHERE person_id IS NOT NULL"
             ).fetchall()
             X = _centred(lib.people, rows, 2)
-            pid = np.array([r[0] for r in rows], dtype=np.int64)
-            keys, inv = np.unique(pid, return_inverse=True)
-            P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
-            np.add.at(P, inv, X)
-            size = np.bincount(inv, minlength=keys.size)
+            keys, inv, P, size = group_sums(X, np.array([r[0] for r in rows], dtype=np.int64))
             photos_of: dict[int, set[int]] = {}
             for (_p, ph, _e), i in zip(rows, inv.tolist(), strict=True):
                 photos_of.setdefault(i, set()).add(int(ph))

@@ -907,7 +907,7 @@ def _merge_close_people(
     where a single run would. Only a person nobody decided about is absorbed (no name, no confirmed face,
     not hidden); two such decided people never merge, nor a declined pair, nor people sharing a photo,
     nor a person into one that a face of it was removed from. Updates ``target`` and ``new_groups``."""
-    from photoclust.cluster import close_pairs
+    from photoclust.cluster import close_pairs, group_sums
 
     pos_of = {int(f): r for r, f in enumerate(ids.tolist())}
     base = int(target.max(initial=0)) + 1
@@ -928,9 +928,7 @@ def _merge_close_people(
         changed_rows = changed_rows[inv_of[changed_rows] >= 0]
         if not changed_rows.size:
             break
-        P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
-        np.add.at(P, inv, X[rows])
-        size = np.bincount(inv, minlength=keys.size)
+        _, _, P, size = group_sums(X[rows], ent[rows])
         # only people that changed in this run can have come closer to anyone
         ij, _dist, _excess = close_pairs(P, size, assign_params, slack=0.0, rows=np.unique(inv_of[changed_rows]))
         if not ij.size:
@@ -995,15 +993,12 @@ def _join_people(
 
     Never a person the user removed one of the group's faces from, nor one already in the group's photos.
     """
-    from photoclust.cluster import link_to_people
+    from photoclust.cluster import group_sums, link_to_people
 
     refs = np.flatnonzero(target >= 0)
     if not groups or not refs.size:
         return [-1] * len(groups)
-    people, inv = np.unique(target[refs], return_inverse=True)
-    P = np.zeros((people.size, X.shape[1]), dtype=np.float32)
-    np.add.at(P, inv, X[refs])
-    p_size = np.bincount(inv, minlength=people.size)
+    people, inv, P, p_size = group_sums(X[refs], target[refs])
     G = np.vstack([X[g].sum(axis=0) for g in groups])
     g_size = np.array([g.size for g in groups], dtype=np.int64)
     in_photo: dict[int, set[int]] = defaultdict(set)  # photo -> people (rows of P) already in it
@@ -1067,7 +1062,14 @@ def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[
     themselves by average linkage ``GROUP_SLACK`` looser than clustering (faces of one photo never share
     a group; a face alone is a group). Suggested groups first, then by size.
     """
-    from photoclust.cluster import AssignParams, ClusterParams, cluster_faces, link_to_people, same_photo_pairs
+    from photoclust.cluster import (
+        AssignParams,
+        ClusterParams,
+        cluster_faces,
+        group_sums,
+        link_to_people,
+        same_photo_pairs,
+    )
 
     rows = people.db.execute(
         "SELECT id, photo_id, embedding FROM live_faces WHERE person_id IS NULL ORDER BY id"
@@ -1083,10 +1085,7 @@ def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[
         "SELECT person_id, photo_id, embedding FROM live_faces WHERE person_id IS NOT NULL ORDER BY person_id, id"
     ).fetchall()
     if prow:
-        keys, inv = np.unique(np.array([r[0] for r in prow], dtype=np.int64), return_inverse=True)
-        P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
-        np.add.at(P, inv, _centred(people, prow, 2))
-        p_size = np.bincount(inv, minlength=keys.size)
+        keys, inv, P, p_size = group_sums(_centred(people, prow, 2), np.array([r[0] for r in prow], dtype=np.int64))
         pos = {int(k): i for i, k in enumerate(keys.tolist())}
         in_photo: dict[int, set[int]] = defaultdict(set)
         for (_p, ph, _e), k in zip(prow, inv.tolist(), strict=True):
@@ -1171,7 +1170,7 @@ def merge_suggestions(people: People, limit: int | None = None) -> list[MergeSug
     automatic-merge distance. Never a pair that appears together in a photo, a pair the user declined
     (:meth:`People.declare_different`), two people with different names, or a hidden person.
     """
-    from photoclust.cluster import close_pairs
+    from photoclust.cluster import close_pairs, group_sums
 
     rows = people.db.execute(
         "SELECT person_id, photo_id, embedding FROM live_faces WHERE person_id IS NOT NULL ORDER BY person_id, id"
@@ -1180,11 +1179,7 @@ def merge_suggestions(people: People, limit: int | None = None) -> list[MergeSug
         return []
     by_id = {p.id: p for p in people.all(include_hidden=False)}
     pid = np.array([r[0] for r in rows], dtype=np.int64)
-    X = _centred(people, rows, 2)
-    keys, inv = np.unique(pid, return_inverse=True)
-    P = np.zeros((keys.size, X.shape[1]), dtype=np.float32)
-    np.add.at(P, inv, X)
-    size = np.bincount(inv, minlength=keys.size)
+    keys, inv, P, size = group_sums(_centred(people, rows, 2), pid)
     photos: dict[int, set[int]] = defaultdict(set)
     for (_p, ph, _e), k in zip(rows, inv.tolist(), strict=True):
         photos[k].add(int(ph))

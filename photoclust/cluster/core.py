@@ -162,6 +162,18 @@ def same_photo_pairs(photo_ids: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.vstack(out).astype(np.int64) if out else np.zeros((0, 2), dtype=np.int64)
 
 
+def group_sums(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per group of rows (``labels``, one per row of ``X``): ``(keys, inverse, sums, sizes)``. ``keys`` are
+    the sorted distinct labels, ``inverse`` each row's position in ``keys``, ``sums`` the groups' sum vectors
+    (float32) and ``sizes`` their row counts: all that average linkage needs to know of a group."""
+    labels = np.asarray(labels)
+    keys, inv = np.unique(labels, return_inverse=True)
+    inv = inv.reshape(-1)
+    onehot = csr_matrix((np.ones(inv.size, dtype=np.float32), (inv, np.arange(inv.size))), shape=(keys.size, inv.size))
+    sums = np.asarray(onehot @ np.asarray(X, dtype=np.float32), dtype=np.float32).reshape(keys.size, -1)
+    return keys, inv, sums, np.bincount(inv, minlength=keys.size)
+
+
 def centroids(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(label_values, unit centroids)`` of the non-negative labels (normalised means of their rows)."""
     labels = np.asarray(labels, dtype=np.int64)
@@ -286,10 +298,7 @@ def _join_clusters(
 ) -> np.ndarray:
     """The cluster (a representative row) each of ``out_rows`` joins by average linkage, or itself: never
     a cluster of a group it is forbidden from, nor one holding a face it is cannot-linked with."""
-    clusters, inv = np.unique(root, return_inverse=True)
-    S = np.zeros((clusters.size, A.shape[1]), dtype=np.float32)
-    np.add.at(S, inv, A[inside])
-    size = np.bincount(inv, minlength=clusters.size)
+    clusters, inv, S, size = group_sums(A[inside], root)
     cluster_of = dict(zip(inside.tolist(), inv.tolist(), strict=True))
     cgroup = np.full(clusters.size, -1, dtype=np.int64)
     grouped = conf.group[inside] >= 0
@@ -687,10 +696,7 @@ def _assign_average(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each new face's person by average linkage (see :func:`link_to_people`, with single faces)."""
     keep = rl >= 0
-    people, lab = np.unique(rl[keep], return_inverse=True)
-    counts = np.bincount(lab, minlength=people.size)
-    M = np.zeros((people.size, R.shape[1]), dtype=np.float32)
-    np.add.at(M, lab, R[keep])
+    people, _, M, counts = group_sums(R[keep], rl[keep])
     fq = fp = np.zeros(0, dtype=np.int64)
     if F.size:
         known = np.isin(F[:, 1], people)
