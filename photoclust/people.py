@@ -1043,12 +1043,14 @@ GROUP_SLACK = 0.08
 SUGGEST_SLACK = 0.12
 
 
-def _centred(people: People, rows: Sequence[Any], col: int) -> np.ndarray:
-    """The embeddings in column ``col`` of ``rows``, centred on the library's mean face (as clustering)."""
+def _centred(people: People, rows: Sequence[Any], col: int, mean: np.ndarray | None = None) -> np.ndarray:
+    """The embeddings in column ``col`` of ``rows``, centred on the library's mean face (as clustering);
+    ``mean``: that mean when the caller has it already (reading it means reading every embedding)."""
     from photoclust.cluster import centre, library_mean
 
-    every = people.db.execute("SELECT embedding FROM live_faces").fetchall()
-    mean = library_mean(blobs_to_matrix(r[0] for r in every)) if every else np.zeros(512, np.float32)
+    if mean is None:
+        every = people.db.execute("SELECT embedding FROM live_faces").fetchall()
+        mean = library_mean(blobs_to_matrix(r[0] for r in every)) if every else np.zeros(512, np.float32)
     return centre(blobs_to_matrix(r[col] for r in rows), mean)
 
 
@@ -1067,6 +1069,7 @@ def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[
         ClusterParams,
         cluster_faces,
         group_sums,
+        library_mean,
         link_to_people,
         same_photo_pairs,
     )
@@ -1078,14 +1081,18 @@ def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[
         return []
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     photo = np.array([r[1] for r in rows], dtype=np.int64)
-    X = _centred(people, rows, 2)
+    every = people.db.execute("SELECT embedding FROM live_faces").fetchall()
+    mean = library_mean(blobs_to_matrix(r[0] for r in every))
+    X = _centred(people, rows, 2, mean)
     by_id = {p.id: p for p in people.all(include_hidden=False)}
     suggested = np.full(ids.size, -1, dtype=np.int64)
     prow = people.db.execute(
         "SELECT person_id, photo_id, embedding FROM live_faces WHERE person_id IS NOT NULL ORDER BY person_id, id"
     ).fetchall()
     if prow:
-        keys, inv, P, p_size = group_sums(_centred(people, prow, 2), np.array([r[0] for r in prow], dtype=np.int64))
+        keys, inv, P, p_size = group_sums(
+            _centred(people, prow, 2, mean), np.array([r[0] for r in prow], dtype=np.int64)
+        )
         pos = {int(k): i for i, k in enumerate(keys.tolist())}
         in_photo: dict[int, set[int]] = defaultdict(set)
         for (_p, ph, _e), k in zip(prow, inv.tolist(), strict=True):
