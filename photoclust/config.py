@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import platformdirs
@@ -40,6 +42,12 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(platformdirs.user_cache_dir(APP))
 
 
+def config_dir() -> Path:
+    """Where the user's settings live (never in the library database); ``PHOTOCLUST_CONFIG_DIR`` overrides."""
+    env = os.environ.get("PHOTOCLUST_CONFIG_DIR")
+    return Path(env) if env else Path(platformdirs.user_config_dir(APP))
+
+
 def default_db_path() -> Path:
     """The library database: ``PHOTOCLUST_DB`` or ``<user data dir>/photoclust.db``."""
     env = os.environ.get("PHOTOCLUST_DB")
@@ -67,3 +75,47 @@ VERIFY_THRESHOLD = 0.486
 # A face region read from XMP (digiKam, Lightroom...) names the detected face it overlaps with at least
 # this intersection-over-union, in the photo's oriented coordinates.
 XMP_MATCH_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    """What the terminal UI remembers between runs (``<config dir>/tui.json``)."""
+
+    tile_size: int | None = None  # zoom level of the picture grids; None: the largest that shows two rows
+    preview: bool = False  # the large picture of the face under the cursor, beside the face grids
+
+
+def ui_settings_path() -> Path:
+    return config_dir() / "tui.json"
+
+
+def load_ui_settings(path: Path | None = None) -> UiSettings:
+    """The saved settings; the defaults when there are none or the file is damaged (it is only a preference)."""
+    try:
+        raw = json.loads((path or ui_settings_path()).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return UiSettings()
+    if not isinstance(raw, dict):
+        return UiSettings()
+    defaults = UiSettings()
+    tile = raw.get("tile_size")
+    preview = raw.get("preview")
+    return UiSettings(
+        tile_size=tile if isinstance(tile, int) and not isinstance(tile, bool) else defaults.tile_size,
+        preview=preview if isinstance(preview, bool) else defaults.preview,
+    )
+
+
+def save_ui_settings(settings: UiSettings, path: Path | None = None) -> None:
+    """Write the settings (to a temporary name, then renamed: never half a file). Raises OSError."""
+    target = path or ui_settings_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    fd, tmp = tempfile.mkstemp(prefix=".tui-", suffix=".json", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -263,6 +263,7 @@ def import_xmp(store: Store, people: People, paths: Sequence[str | os.PathLike[s
     packets = _sources(store, paths, report)
     # face id -> (name, photo path, from a sidecar); a sidecar outranks the photo's embedded XMP
     decisions: dict[int, tuple[str, str, bool, float]] = {}
+    regions_seen: dict[int, set[tuple[str, tuple[float, ...], tuple[int, int] | None]]] = {}
     for packet in sorted(packets, key=lambda p: not p.embedded):  # embedded first, sidecars override
         try:
             info = xmp.read_regions(packet.text)
@@ -281,6 +282,18 @@ def import_xmp(store: Store, people: People, paths: Sequence[str | os.PathLike[s
             report.errors.append((packet.source, found))
             continue
         photo_id, photo_path = found
+        # one photo can have several packets saying the same (photo.jpg.xmp and photo.xmp, or a sidecar
+        # and the embedded XMP): a region already read for this photo counts (and matches) once
+        seen = regions_seen.setdefault(photo_id, set())
+        fresh = []
+        for r in named:
+            seen_key = (r.name.casefold() if r.name else "", tuple(round(v, 4) for v in r.box), info.dimensions)
+            if seen_key not in seen:
+                seen.add(seen_key)
+                fresh.append(r)
+        named = fresh
+        if not named:
+            continue
         report.regions += len(named)
         w, h = store.db.execute("SELECT width, height FROM photos WHERE id = ?", [photo_id]).fetchone()
         shown = xmp.regions_in_oriented_frame(

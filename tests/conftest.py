@@ -56,11 +56,19 @@ def _no_network_and_temp_dirs(tmp_path_factory: pytest.TempPathFactory) -> Itera
     mp.setenv("PHOTOCLUST_DB", str(base / "default.db"))
     mp.setenv("XDG_DATA_HOME", str(base / "xdg-data"))
     mp.setenv("XDG_CACHE_HOME", str(base / "xdg-cache"))
+    mp.setenv("XDG_CONFIG_HOME", str(base / "xdg-config"))
+    mp.setenv("PHOTOCLUST_CONFIG_DIR", str(base / "config"))
     mp.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
     # every Python process a test starts (CLI runs, scans, their spawned workers) gets the same guard
     mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(NETGUARD), os.environ.get("PYTHONPATH")) if p))
     yield
     mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _own_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no saved settings (the TUI's zoom, say), and what it saves stays its own."""
+    monkeypatch.setenv("PHOTOCLUST_CONFIG_DIR", str(tmp_path / "config"))
 
 
 @pytest.fixture(scope="session")

@@ -686,3 +686,99 @@ def test_cli_entry_points_exist() -> None:
 
     assert callable(tui_app.run) and callable(tui_app.make_app)
     assert os.path.exists(Path(tui_app.__file__).with_name("photoclust.tcss"))
+
+
+# -- zoom and the big picture (issue 14: faces too small to recognise in half-block mode) ----------
+
+
+def picture_size(grid: PeopleGrid | FaceGrid) -> tuple[int, int]:
+    """The size in cells of the pictures on the grid's visible tiles (all the same)."""
+    tiles = [t for t in grid.children if not t.has_class("-empty")]
+    sizes = {(t.query_one(".thumb").region.width, t.query_one(".thumb").region.height) for t in tiles}
+    assert len(sizes) == 1, sizes
+    return sizes.pop()
+
+
+@run_async
+async def test_plus_and_minus_zoom_every_grid_and_the_choice_survives_a_restart(
+    library_path: Path, tmp_path: Path
+) -> None:
+    app = make_app(library_path, renderer="halfcell", scan_settings=ScanSettings(workers=1))
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            grid = people_grid(app)
+            assert (grid.level, grid.columns, picture_size(grid)) == (2, 8, (16, 8))  # 20-cell cards
+            await press(pilot, "plus")
+            assert (grid.level, grid.columns, picture_size(grid)) == (3, 5, (24, 12))  # 28-cell cards
+            await press(pilot, "plus")
+            assert (grid.level, grid.columns, picture_size(grid)) == (4, 4, (32, 16))
+            assert grid.current is not None  # the cursor and the cards are still there
+            await press(pilot, "minus")
+            assert (grid.level, grid.columns) == (3, 5)
+            # the Person screen's faces follow the same choice
+            screen = await open_person(pilot, "madonna")
+            faces = face_grid(app)
+            assert (faces.level, faces.columns, picture_size(faces)) == (3, 6, (24, 12))  # 26-cell tiles
+            await press(pilot, "minus", "minus", "minus")
+            assert (faces.level, faces.columns, picture_size(faces)) == (0, 13, (10, 5))
+            await press(pilot, "minus")  # no smaller level: nothing changes
+            assert faces.level == 0
+            await press(pilot, "plus")
+            assert (faces.level, faces.columns) == (1, 11)
+            assert len(faces.items) == 6 and faces.current is not None
+            await press(pilot, "escape")
+            assert app.screen is not screen and people_grid(app).level == 1
+        assert app.ui_settings.tile_size == 1
+    finally:
+        app.backend.close()
+    # a new run of the app (the settings file, not the library, remembers it)
+    again = make_app(library_path, renderer="halfcell", scan_settings=ScanSettings(workers=1))
+    try:
+        async with again.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            assert (people_grid(again).level, people_grid(again).columns) == (1, 10)
+    finally:
+        again.backend.close()
+    with Store.open(library_path) as store:
+        tables = [r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert not any("setting" in t for t in tables)
+
+
+@run_async
+async def test_at_80x24_two_rows_fit_without_zooming(app: PhotoclustApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        grid = people_grid(app)
+        assert grid.rows >= 2 and grid.columns >= 4, (grid.rows, grid.columns)
+        await open_person(pilot, "elton")
+        faces = face_grid(app)
+        assert faces.rows >= 2 and len(faces.items) == 7
+        assert app.ui_settings.tile_size is None  # nothing chosen, nothing saved
+
+
+@run_async
+async def test_z_shows_a_big_picture_of_the_face_under_the_cursor(
+    app: PhotoclustApp, faces: dict[str, list[int]]
+) -> None:
+    from photoclust.tui.widgets.preview import FacePreview
+
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_person(pilot, "elton")
+        preview = screen.query_one(FacePreview)
+        assert not preview.display
+        await press(pilot, "z")
+        assert preview.display and app.ui_settings.preview
+        grid = face_grid(app)
+        assert preview.face_id == grid.current.id  # type: ignore[union-attr]
+        picture = preview.query_one(".preview-picture")
+        assert picture.region.width >= 40 and picture.region.width == 2 * picture.region.height
+        assert picture.image is app.backend.cached_thumbnail(preview.face_id)  # type: ignore[attr-defined,arg-type]
+        await press(pilot, "right")
+        assert preview.face_id == grid.current.id == grid.items[1].id  # type: ignore[union-attr]
+        # the Unknown faces screen shows it too, and z there hides it everywhere
+        await press(pilot, "escape", "ctrl+u")
+        unknown = app.screen.query_one(FacePreview)
+        assert unknown.display and unknown.face_id == face_grid(app).current.id  # type: ignore[union-attr]
+        await press(pilot, "z")
+        assert not unknown.display and not app.ui_settings.preview

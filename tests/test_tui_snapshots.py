@@ -108,3 +108,15 @@ def test_search_screen(snap_compare: Callable[..., bool], app: PhotoclustApp) ->
 def test_suggest_screen(snap_compare: Callable[..., bool], split_app: PhotoclustApp) -> None:
     # "Same person?": Madonna and her three split-off faces, side by side
     assert snap_compare(split_app, terminal_size=SIZE, run_before=steps("ctrl+g"))
+
+
+def test_people_screen_80x24(snap_compare: Callable[..., bool], app: PhotoclustApp) -> None:
+    # the smallest usual terminal: smaller cards, so that two rows of people fit (one did)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps())
+
+
+def test_person_screen_zoomed_with_big_picture(snap_compare: Callable[..., bool], app: PhotoclustApp) -> None:
+    # Madonna's faces two zoom steps up, the big picture (z) of the second one beside them
+    assert snap_compare(
+        app, terminal_size=SIZE, run_before=steps(text="madonna", then=("enter", "plus", "plus", "z", "right"))
+    )

@@ -419,3 +419,54 @@ def test_round_trip_into_a_fresh_library_restores_every_name(lib_copy: tuple[Pat
         (tagged_face,) = faces_of(fresh, tagged)
         assert name_of(fresh, tagged_face[0]) == "Barack Obama"
         assert all(fresh.face(fid).confirmed for fid in names)
+
+
+def detected_library(db: Path, photo: Path, boxes: list[tuple[int, int, int, int]]) -> list[int]:
+    """A library holding one photo with these detected faces (no model needed); returns the face ids."""
+    from photoclust.store import Store
+    from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
+    from tests.test_tui import thumbnail
+
+    with Image.open(photo) as raw:
+        img = ImageOps.exif_transpose(raw).convert("RGB")
+    crops = []
+    for box in boxes:
+        face = DetectedFace(tuple(float(v) for v in box), ((0.0, 0.0),) * 5, 0.999)  # type: ignore[arg-type]
+        quality = FaceQuality(float(min(box[2] - box[0], box[3] - box[1])), 100.0, 0.0, ())
+        crops.append(FaceCrop(face, quality, np.zeros((0,), np.uint8), thumbnail(img, box)))
+    stat = photo.stat()
+    entry = FileEntry(str(photo), stat.st_size, stat.st_mtime_ns)
+    info = PhotoInfo("sha-" + photo.name, img.width, img.height, None, "JPEG")
+    vectors = np.eye(len(boxes), 512, dtype=np.float32)
+    with Store.open(db) as store:
+        store.write_batch([(AnalysedPhoto(entry, info, tuple(crops)), vectors, "test")], [], [])
+        return [int(r[0]) for r in store.db.execute("SELECT id FROM faces ORDER BY x1").fetchall()]
+
+
+def test_import_reads_each_photo_once_when_both_sidecar_styles_exist(tmp_path: Path, photos_dir: Path) -> None:
+    # photo.jpg.xmp (digiKam) and photo.xmp (Lightroom) for the same photo, saying the same thing: the
+    # report once said "4 named face regions, 4 matched" for its 2 faces
+    from tests.test_tui import BOXES
+
+    rel = "group/face_recognition_kit_with_rose.jpg"
+    photo = tmp_path / "Photos" / "kit_with_rose.jpg"
+    photo.parent.mkdir()
+    shutil.copy2(photos_dir / rel, photo)
+    kit, rose = detected_library(tmp_path / "named.db", photo, BOXES[rel])
+    with Library(tmp_path / "named.db") as lib:
+        lib.create_person("Kit Harington", [kit])
+        lib.create_person("Rose Leslie", [rose])
+        assert lib.export_xmp("digikam").written == 1
+        assert lib.export_xmp("lightroom").written == 1
+    assert photo.with_name(photo.name + ".xmp").is_file() and photo.with_suffix(".xmp").is_file()
+    detected_library(tmp_path / "fresh.db", photo, BOXES[rel])
+    with Library(tmp_path / "fresh.db") as fresh:
+        report = fresh.import_xmp([photo.parent])
+        assert report.packets >= 2  # both sidecars are read (and the photo's own XMP, without regions)...
+        # ...but each region of the photo counts once
+        assert (report.regions, report.matched, report.unmatched, report.conflicts) == (2, 2, [], [])
+        assert (report.confirmed, report.unchanged) == (2, 0)
+        assert sorted(p.name or "" for p in fresh.list_people()) == ["Kit Harington", "Rose Leslie"]
+    r = CliRunner().invoke(cli, ["import-xmp", str(photo.parent), "--db", str(tmp_path / "fresh.db")])
+    assert r.exit_code == 0, r.output
+    assert "2 named face regions, 2 matched" in r.output and "0 unmatched" in r.output

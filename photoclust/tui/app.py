@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 from textual import work
@@ -22,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 
-from photoclust.config import ScanSettings
+from photoclust.config import ScanSettings, UiSettings, load_ui_settings, save_ui_settings, ui_settings_path
 from photoclust.errors import DuplicateName, NothingToUndo, PhotoclustError
 from photoclust.library import Library
 from photoclust.tui.backend import Backend
@@ -37,6 +39,7 @@ from photoclust.tui.screens.scan import ScanScreen
 from photoclust.tui.screens.search import SearchScreen
 from photoclust.tui.screens.suggest import SuggestScreen
 from photoclust.tui.screens.unknown import UnknownScreen
+from photoclust.tui.widgets.grid import TILE_SIZES, VirtualGrid
 from photoclust.tui.widgets.progress import ScanProgress
 from photoclust.types import Person, ScanReport
 
@@ -120,6 +123,8 @@ class PhotoclustApp(App[None]):
         Binding("ctrl+g", "suggest", "Same person?", show=False),
         Binding("ctrl+f", "search", "Search", show=False),
         Binding("ctrl+s", "scan", "Scan", show=False),
+        Binding("plus,equals_sign", "zoom(1)", "Bigger pictures", show=False),
+        Binding("minus", "zoom(-1)", "Smaller pictures", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -129,9 +134,13 @@ class PhotoclustApp(App[None]):
         *,
         images: type[Widget],
         scan_settings: ScanSettings | None = None,
+        ui_settings: UiSettings | None = None,
+        settings_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.backend = Backend(library)
+        self.ui_settings = ui_settings or UiSettings()
+        self.settings_path = settings_path  # None: the settings are not saved
         self.image_class = images
         self.scan_settings = scan_settings or ScanSettings()
         self.generation = 0  # bumped after every change to the library
@@ -341,6 +350,36 @@ class PhotoclustApp(App[None]):
         if problem:
             self.notify(problem, severity="warning")
 
+    # -- what the UI remembers ------------------------------------------------------------------
+    @property
+    def tile_size(self) -> int | None:
+        """The zoom level of the picture grids the user chose (None: each grid fits two rows)."""
+        return self.ui_settings.tile_size
+
+    def remember(self, **changes: Any) -> None:
+        """Change the UI settings and save them for the next run (a failure to save only warns)."""
+        self.ui_settings = replace(self.ui_settings, **changes)
+        if self.settings_path is None:
+            return
+        try:
+            save_ui_settings(self.ui_settings, self.settings_path)
+        except OSError as exc:
+            self.notify(f"Cannot save the settings in {self.settings_path}: {exc.strerror or exc}", severity="warning")
+
+    async def action_zoom(self, step: int) -> None:
+        grids = list(self.screen.query(VirtualGrid))
+        if not grids:
+            return
+        current = grids[0].level
+        level = max(0, min(current + step, len(TILE_SIZES) - 1))
+        if level == current:
+            self.notify("Largest pictures already." if step > 0 else "Smallest pictures already.")
+            return
+        self.remember(tile_size=level)
+        for screen in self.screen_stack:
+            for grid in screen.query(VirtualGrid):
+                await grid.relayout()
+
     # -- scanning -------------------------------------------------------------------------------
     def start_scan(self, paths: list[str], progress: ScanProgress) -> None:
         if self.scanning:
@@ -414,6 +453,7 @@ class PhotoclustApp(App[None]):
             "suggest",
             "search",
             "scan",
+            "zoom",
         }:
             return False
         return True
@@ -472,7 +512,14 @@ def make_app(
     each edit says that the library is read-only.
     """
     images = image_class(renderer)
-    return PhotoclustApp(Library(db_path, readonly=readonly), images=images, scan_settings=scan_settings)
+    settings = ui_settings_path()
+    return PhotoclustApp(
+        Library(db_path, readonly=readonly),
+        images=images,
+        scan_settings=scan_settings,
+        ui_settings=load_ui_settings(settings),
+        settings_path=settings,
+    )
 
 
 def run(db_path: str | os.PathLike[str] | None = None, renderer: Renderer | None = None) -> None:

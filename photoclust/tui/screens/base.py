@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import PurePath
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -91,6 +92,41 @@ def short_date(taken_at: str | None) -> str:
 class FaceGridScreen(DataScreen):
     """A data screen built around a grid of faces (a person's, or the unknown ones): the actions that
     work the same on both. Each applies to the selection, or to the face under the cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("z", "preview", "Big picture"),
+    ]
+
+    def on_mount(self) -> None:
+        from photoclust.tui.widgets.preview import FacePreview
+
+        # (Textual calls DataScreen.on_mount too: each class's handler runs)
+        self.query_one(FacePreview).display = self.papp.ui_settings.preview
+
+    def action_preview(self) -> None:
+        """Show or hide the large picture of the face under the cursor (remembered for next time)."""
+        from photoclust.tui.widgets.preview import FacePreview
+
+        preview = self.query_one(FacePreview)
+        preview.display = not preview.display
+        self.papp.remember(preview=bool(preview.display))
+        self.show_preview()
+
+    def show_preview(self) -> None:
+        """Show the face under the cursor in the preview (when it is shown)."""
+        from photoclust.tui.widgets.preview import FacePreview
+
+        face = self._grid().current
+        caption = f"face #{face.id} · {short_path(face.path)}" if face is not None else ""
+        self.query_one(FacePreview).show_face(face, caption)
+
+    def on_screen_resume(self) -> None:
+        from photoclust.tui.widgets.preview import FacePreview
+
+        preview = self.query_one(FacePreview)
+        if preview.display != self.papp.ui_settings.preview:  # toggled on another screen meanwhile
+            preview.display = self.papp.ui_settings.preview
+            self.show_preview()
 
     def _grid(self) -> FaceGrid:
         from photoclust.tui.widgets.grid import FaceGrid

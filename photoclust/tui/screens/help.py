@@ -24,6 +24,7 @@ double click: the photo), scroll with the wheel.
 
 def _keys(binding: Binding) -> str:
     names = {"question_mark": "?", "escape": "Esc", "enter": "Enter", "space": "Space", "tab": "Tab"}
+    names |= {"plus": "+", "equals_sign": "=", "minus": "-"}
     return " / ".join(names.get(k, k) for k in binding.key.split(","))
 
 
@@ -39,6 +40,7 @@ def bindings_table(bindings: list[BindingType]) -> str:
 
 def help_markdown() -> str:
     from photoclust.tui.app import PhotoclustApp
+    from photoclust.tui.screens.base import FaceGridScreen
     from photoclust.tui.screens.people import PeopleScreen
     from photoclust.tui.screens.person import PersonScreen
     from photoclust.tui.screens.photo import PhotoScreen
@@ -55,7 +57,7 @@ def help_markdown() -> str:
             [*PeopleScreen.BINDINGS, *VirtualGrid.BINDINGS],
         ),
         ("Person (edits apply to the selected faces, or the face under the cursor)", PersonScreen.BINDINGS),
-        ("Face grids (Person and Unknown faces)", FaceGrid.BINDINGS),
+        ("Face grids (Person and Unknown faces)", [*FaceGridScreen.BINDINGS, *FaceGrid.BINDINGS]),
         ("Unknown faces (without a selection, y/s/v take the whole group)", UnknownScreen.BINDINGS),
         (
             "Same person? (pairs on the left, both people's faces on the right; Tab moves between them)",

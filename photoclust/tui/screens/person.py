@@ -7,11 +7,13 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
 
 from photoclust.errors import NotFound, PhotoclustError
 from photoclust.tui.screens.base import FaceGridScreen, short_date, short_path
 from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+from photoclust.tui.widgets.preview import FacePreview
 from photoclust.types import Face, Person
 
 
@@ -55,7 +57,9 @@ class PersonScreen(FaceGridScreen):
         yield Header()
         yield Static("", id="person-title", markup=False)
         yield Static("", id="face-info", markup=False)
-        yield FaceGrid(id="faces")
+        with Horizontal(id="person-main"):
+            yield FaceGrid(id="faces")
+            yield FacePreview(id="preview")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -98,6 +102,7 @@ class PersonScreen(FaceGridScreen):
     def _info(self) -> None:
         grid = self.query_one(FaceGrid)
         self.query_one("#face-info", Static).update(face_line(grid.current, len(grid.selected)))
+        self.show_preview()
 
     @on(VirtualGrid.Highlighted)
     @on(VirtualGrid.SelectionChanged)

@@ -19,6 +19,7 @@ from photoclust.tui.backend import UnknownGroup
 from photoclust.tui.screens.base import FaceGridScreen
 from photoclust.tui.screens.person import face_line
 from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+from photoclust.tui.widgets.preview import FacePreview
 from photoclust.types import Face, Person
 
 
@@ -48,6 +49,7 @@ class UnknownScreen(FaceGridScreen):
                 yield Static("", id="question", markup=False)
                 yield Static("", id="face-info", markup=False)
                 yield FaceGrid(id="faces")
+            yield FacePreview(id="preview")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -94,6 +96,7 @@ class UnknownScreen(FaceGridScreen):
     def _info(self) -> None:
         grid = self.query_one(FaceGrid)
         self.query_one("#face-info", Static).update(face_line(grid.current, len(grid.selected)))
+        self.show_preview()
 
     @on(OptionList.OptionHighlighted, "#groups")
     def _group_changed(self) -> None:

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Zoom levels of the picture grids: the picture of a tile in cells (half-blocks draw two pixels a cell
+# high, so w = 2 h is square). + / - step through them; the choice is kept in the UI settings.
+TILE_SIZES: tuple[tuple[int, int], ...] = ((10, 5), (12, 6), (16, 8), (24, 12), (32, 16), (44, 22))
+DEFAULT_TILE_SIZE = 2  # the largest level chosen without asking, when two rows of it fit
+
 
 @dataclass(frozen=True)
 class UnknownEntry:
@@ -46,18 +51,28 @@ class Tile(Widget):
             self.shift = shift
             self.chain = chain
 
-    def __init__(self) -> None:
+    def __init__(self, thumb: tuple[int, int] = TILE_SIZES[DEFAULT_TILE_SIZE]) -> None:
         super().__init__()
         self.index = -1
         self.image_id: int | None = None
         self._picture: PILImage.Image | None = None
         self._texts: dict[str, str] = {}
+        self._thumb = thumb
 
     def compose(self) -> ComposeResult:
         app = cast("PhotoclustApp", self.app)
-        yield app.image_class(classes="thumb")
+        image = app.image_class(classes="thumb")
+        image.styles.width, image.styles.height = self._thumb
+        yield image
         yield Static(classes="line1", markup=False)
         yield Static(classes="line2", markup=False)
+
+    def set_thumb_size(self, thumb: tuple[int, int]) -> None:
+        if thumb == self._thumb:
+            return
+        self._thumb = thumb
+        image = self.query_one(".thumb")
+        image.styles.width, image.styles.height = thumb
 
     def set_picture(self, picture: PILImage.Image | None) -> None:
         if picture is self._picture:
@@ -80,8 +95,9 @@ class Tile(Widget):
 class VirtualGrid(Widget, Generic[T], can_focus=True):
     """A focusable grid of tiles over ``items``, with a cursor and (optionally) a multi-selection."""
 
-    TILE_WIDTH: ClassVar[int] = 20
-    TILE_HEIGHT: ClassVar[int] = 12
+    # a tile's size around its picture: borders, margins and text lines
+    TILE_EXTRA_WIDTH: ClassVar[int] = 4
+    TILE_EXTRA_HEIGHT: ClassVar[int] = 4
     MULTI_SELECT: ClassVar[bool] = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -129,6 +145,7 @@ class VirtualGrid(Widget, Generic[T], can_focus=True):
         self._rows = 0
         self._tiles: list[Tile] = []
         self._last_highlight: object = object()
+        self._level = DEFAULT_TILE_SIZE
 
     # -- to implement ---------------------------------------------------------------------------
     def key_of(self, item: T) -> int:
@@ -218,11 +235,54 @@ class VirtualGrid(Widget, Generic[T], can_focus=True):
                 tile.set_picture(app.backend.cached_thumbnail(tile.image_id))
 
     # -- layout -------------------------------------------------------------------------------
+    @property
+    def level(self) -> int:
+        """The zoom level in use (an index into :data:`TILE_SIZES`)."""
+        return self._level
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def tile_size(self, level: int) -> tuple[int, int]:
+        """(width, height) in cells of a tile at this zoom level."""
+        w, h = TILE_SIZES[level]
+        return w + self.TILE_EXTRA_WIDTH, h + self.TILE_EXTRA_HEIGHT
+
+    def fitting_level(self, height: int) -> int:
+        """The level chosen when the user has not chosen one: the largest up to the default at which
+        two rows fit (at 80x24 a single row of big cards hides most people), else the smallest."""
+        for level in range(DEFAULT_TILE_SIZE, -1, -1):
+            if height // self.tile_size(level)[1] >= 2:
+                return level
+        return 0
+
+    def wanted_level(self) -> int:
+        chosen = getattr(self.app, "tile_size", None)
+        if isinstance(chosen, int):
+            return max(0, min(chosen, len(TILE_SIZES) - 1))
+        return self.fitting_level(self.size.height)
+
     async def on_resize(self, event: events.Resize) -> None:
-        cols = max(1, event.size.width // self.TILE_WIDTH)
-        rows = max(1, event.size.height // self.TILE_HEIGHT)
-        if (cols, rows) == (self._cols, self._rows):
+        await self.relayout()
+
+    async def relayout(self) -> None:
+        """Fit the tiles to the grid's size and the zoom level (after a resize, or + / -)."""
+        size = self.size
+        if not size.width or not size.height:
             return
+        level = self.wanted_level()
+        tile_w, tile_h = self.tile_size(level)
+        cols = max(1, size.width // tile_w)
+        rows = max(1, size.height // tile_h)
+        if (cols, rows, level) == (self._cols, self._rows, self._level) and self._tiles:
+            return
+        if level != self._level:
+            self._level = level
+            self.styles.grid_columns = str(tile_w)
+            self.styles.grid_rows = str(tile_h)
+            for tile in self._tiles:
+                tile.set_thumb_size(TILE_SIZES[level])
         self._cols, self._rows = cols, rows
         self.styles.grid_size_columns = cols
         wanted = cols * rows
@@ -237,7 +297,7 @@ class VirtualGrid(Widget, Generic[T], can_focus=True):
         self._sync()
 
     def make_tile(self) -> Tile:
-        return Tile()
+        return Tile(TILE_SIZES[self._level])
 
     def _sync(self) -> None:
         n = len(self.items)
@@ -343,8 +403,8 @@ class VirtualGrid(Widget, Generic[T], can_focus=True):
 class PeopleGrid(VirtualGrid[Person | UnknownEntry]):
     """Person cards: cover face, name (or "Unnamed · 23 faces"), counts. Click or Enter opens."""
 
-    TILE_WIDTH = 20
-    TILE_HEIGHT = 12
+    TILE_EXTRA_WIDTH = 4  # border and margin
+    TILE_EXTRA_HEIGHT = 4  # border and two lines
 
     def key_of(self, item: Person | UnknownEntry) -> int:
         return -1 if isinstance(item, UnknownEntry) else item.id
@@ -353,7 +413,7 @@ class PeopleGrid(VirtualGrid[Person | UnknownEntry]):
         return item.cover_face_id
 
     def make_tile(self) -> Tile:
-        return Tile().add_class("person-card")
+        return Tile(TILE_SIZES[self.level]).add_class("person-card")
 
     def describe(self, tile: Tile, item: Person | UnknownEntry) -> None:
         if isinstance(item, UnknownEntry):
@@ -374,8 +434,8 @@ class PeopleGrid(VirtualGrid[Person | UnknownEntry]):
 class FaceGrid(VirtualGrid[Face]):
     """Face pictures with a multi-selection: space, shift+arrows, click, shift+click; `a` toggles all."""
 
-    TILE_WIDTH = 18
-    TILE_HEIGHT = 11
+    TILE_EXTRA_WIDTH = 2  # border
+    TILE_EXTRA_HEIGHT = 3  # border and one line
     MULTI_SELECT = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -399,7 +459,7 @@ class FaceGrid(VirtualGrid[Face]):
         return item.id
 
     def make_tile(self) -> Tile:
-        return Tile().add_class("face-tile")
+        return Tile(TILE_SIZES[self.level]).add_class("face-tile")
 
     def describe(self, tile: Tile, item: Face) -> None:
         marks = []
