@@ -55,6 +55,14 @@ def app(split_db: Path) -> Iterator[PhotoclustApp]:
     app.backend.close()
 
 
+@pytest.fixture(autouse=True)
+def _count_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The People screen counts the pairs a moment after its cards are up; here, at once."""
+    import photoclust.tui.screens.people as people_screen
+
+    monkeypatch.setattr(people_screen, "SUGGESTIONS_DELAY", 0.0)
+
+
 @pytest.fixture
 def check(split_db: Path) -> Iterator[Library]:
     """A second connection to the same database, to check what the app wrote."""

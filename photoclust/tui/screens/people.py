@@ -14,6 +14,8 @@ from photoclust.tui.screens.base import DataScreen
 from photoclust.tui.widgets.grid import PeopleGrid, UnknownEntry, VirtualGrid
 from photoclust.types import Person
 
+SUGGESTIONS_DELAY = 1.5  # seconds after the people are shown before "same person?" pairs are counted
+
 
 class FilterInput(Input):
     """The filter line; Down or Enter goes back to the grid, Escape clears."""
@@ -104,7 +106,16 @@ class PeopleScreen(DataScreen):
         self.unknown = UnknownEntry(*summary)
         self._apply()
         backend = self.papp.backend
-        self.fetch(lambda: len(backend.merge_suggestions()), self._show_suggestions, group="suggestions")
+
+        # worked out a moment later: on a large library it is seconds of CPU that the cards' pictures,
+        # still decoding, must not wait behind (benchmarks/bench_tui.py)
+        def count() -> None:
+            self.fetch(lambda: len(backend.merge_suggestions()), self._show_suggestions, group="suggestions")
+
+        if SUGGESTIONS_DELAY > 0:
+            self.set_timer(SUGGESTIONS_DELAY, count)
+        else:
+            count()
 
     def _show_suggestions(self, n: int) -> None:
         self.suggestions = n
