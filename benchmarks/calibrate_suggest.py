@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import libsets  # noqa: E402
+from eval_effort import majority, state  # noqa: E402
 from eval_library import SETS, build  # noqa: E402
 from stamp import stamp  # noqa: E402
 
@@ -41,14 +41,8 @@ def pairs_of(name: str, photos: Path, cache: Path, tmp: Path) -> list[tuple[floa
         libsets.present_only(work, paths)
         with Library(work) as lib:
             lib.cluster()
-            after = libsets.load(work, root, main)
-            truth = {fs.path[r]: i for r, i in fs.main.items()}
-            votes: dict[int, Counter[str]] = {}
-            for r in after.main:
-                pid = int(after.person[r])
-                if pid >= 0 and after.path[r] in truth:
-                    votes.setdefault(pid, Counter())[truth[after.path[r]]] += 1
-            major = {p: c.most_common(1)[0][0] for p, c in votes.items()}
+            truth = {fs.path[r]: i for r, i in fs.main.items() if fs.path[r] in paths}
+            major = majority(state(work, root, main, truth), truth)
             from photoclust.people import _centred
 
             rows = lib.people.db.execute(

@@ -1098,12 +1098,12 @@ def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[
         for (_p, ph, _e), k in zip(prow, inv.tolist(), strict=True):
             in_photo[int(ph)].add(k)
         rejected = people.rejections()
+        hidden = {k for k, pid in enumerate(keys.tolist()) if pid not in by_id}  # never suggested
         fq: list[int] = []
         fp: list[int] = []
         for r in range(ids.size):
-            bad = set(in_photo.get(int(photo[r]), set()))
+            bad = in_photo.get(int(photo[r]), set()) | hidden
             bad |= {pos[q] for q in rejected.get(int(ids[r]), ()) if q in pos}
-            bad |= {k for k, pid in enumerate(keys.tolist()) if pid not in by_id} if len(by_id) < keys.size else set()
             fq += [r] * len(bad)
             fp += sorted(bad)
         base = AssignParams()
