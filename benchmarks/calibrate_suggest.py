@@ -28,7 +28,7 @@ from stamp import stamp  # noqa: E402
 
 from photoclust.cluster import close_pairs, group_sums  # noqa: E402
 from photoclust.library import Library  # noqa: E402
-from photoclust.people import SUGGEST_SLACK  # noqa: E402
+from photoclust.people.suggest import SUGGEST_SLACK  # noqa: E402
 from photoclust.store import backup_database  # noqa: E402
 
 
@@ -43,12 +43,10 @@ def pairs_of(name: str, photos: Path, cache: Path, tmp: Path) -> list[tuple[floa
             lib.cluster()
             truth = {fs.path[r]: i for r, i in fs.main.items() if fs.path[r] in paths}
             major = majority(state(work, root, main, truth), truth)
-            from photoclust.people import _centred
+            from photoclust.people.suggest import _centred, library_mean_of
 
-            rows = lib.people.db.execute(
-                "SELECT person_id, photo_id, embedding FROM live_faces WHERE person_id IS NOT NULL"
-            ).fetchall()
-            X = _centred(lib.people, rows, 2)
+            rows = lib.people.tables.person_faces()
+            X = _centred(rows, library_mean_of(lib.people))
             keys, inv, P, size = group_sums(X, np.array([r[0] for r in rows], dtype=np.int64))
             photos_of: dict[int, set[int]] = {}
             for (_p, ph, _e), i in zip(rows, inv.tolist(), strict=True):

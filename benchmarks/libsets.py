@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eval_people import scores  # noqa: E402
 from labelled import read_labels  # noqa: E402
 
-WEAK = frozenset({"low_probability", "small", "blurry"})
+from photoclust.config import WEAK_FLAGS  # noqa: E402
 
 
 @dataclass
@@ -93,7 +93,7 @@ def load(db: Path, root: Path, main: str = "largest", photo_offset: int = 0) -> 
         r = len(X)
         X.append(np.frombuffer(emb, dtype=np.float32))
         photo.append(pid + photo_offset)
-        weak.append(bool(WEAK.intersection((flags or "").split(","))))
+        weak.append(bool(WEAK_FLAGS.intersection((flags or "").split(","))))
         path.append(p)
         person.append(who)
         if main == "largest":

@@ -24,6 +24,14 @@ FLAG_BLUR = 12.0
 # in half inter-ocular distances). Same faces: 0.6-0.8 are ordinary three-quarter views (10% of faces are
 # above 0.6); > 0.85 flags 3.5%, strong three-quarter to full profile.
 FLAG_YAW = 0.85
+# The flags a face can carry (detect/quality.py sets them). Faces with a WEAK flag do not *form* people
+# (their embeddings are unreliable), but they may join a person they are clearly close to; "profile"
+# faces cluster like the others.
+FLAG_LOW_PROBABILITY = "low_probability"
+FLAG_SMALL = "small"
+FLAG_BLURRY = "blurry"
+FLAG_PROFILE = "profile"
+WEAK_FLAGS = frozenset({FLAG_LOW_PROBABILITY, FLAG_SMALL, FLAG_BLURRY})
 
 MAX_PIXELS = 200_000_000  # refuse decompression bombs above 200 MP
 DETECT_LONG_SIDE = 1024  # MTCNN runs on a copy no larger than this

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from photoclust.errors import ConstraintError
 from photoclust.people import ChangeSet, HistoryEntry, People
+from photoclust.store.people import FaceState
 
 
 @dataclass
@@ -44,7 +45,7 @@ class NamingBatch:
         if existing:
             pid = existing[0].id
         else:
-            pid = self.people._new_person(self.cs, name)
+            pid = self.people.new_person(self.cs, name)
             self.report.created.append(name)
         self._by_name[key] = pid
         return pid
@@ -52,26 +53,17 @@ class NamingBatch:
     def _photos_of(self, pid: int) -> dict[int, int]:
         """photo id -> face id of the person's faces, including this batch's changes."""
         if pid not in self._photo_taken:
-            rows = self.people.db.execute(
-                "SELECT photo_id, id FROM faces WHERE person_id = ? AND not_face = 0", [pid]
-            ).fetchall()
-            taken = {int(ph): int(f) for ph, f in rows}
-            self._photo_taken[pid] = taken
+            self._photo_taken[pid] = self.people.tables.photos_with_face_of(pid)
         return self._photo_taken[pid]
 
     def _state(self, fid: int) -> tuple[int | None, int, int, int]:
         """(person, confirmed, not_face, photo) of a face as the batch stands."""
-        pid, conf, nf = self.people._face_now(self.cs, fid)
-        photo = self.people._photo_of([fid])[fid]
+        pid, conf, nf = self.people.face_now(self.cs, fid)
+        photo = self.people.photo_of([fid])[fid]
         return pid, conf, nf, photo
 
     def _rejected(self, fid: int, pid: int) -> bool:
-        return (
-            self.people.db.execute(
-                "SELECT 1 FROM rejections WHERE face_id = ? AND person_id = ?", [fid, pid]
-            ).fetchone()
-            is not None
-        )
+        return self.people.tables.rejected(fid, pid)
 
     # -- decisions ---------------------------------------------------------------------------
     def confirm(self, face_id: int, pid: int) -> bool:
@@ -95,7 +87,7 @@ class NamingBatch:
                 return False
         # the user's word now overrides an old "not this person" (as People.move does)
         try:
-            self.people._move_into(self.cs, [face_id], pid)
+            self.people.move_into(self.cs, [face_id], pid)
         except ConstraintError as exc:
             self.report.conflicts.append((face_id, str(exc)))
             return False
@@ -113,10 +105,10 @@ class NamingBatch:
         taken = self._photos_of(pid)
         if photo in taken:
             return False
-        self.people._set_faces(self.cs, {face_id: (pid, 0, 0)})
+        self.people.set_faces(self.cs, {face_id: FaceState(pid, 0, 0)})
         taken[photo] = face_id
         if cur is not None:
-            self.people._drop_if_empty(self.cs, cur)
+            self.people.drop_if_empty(self.cs, cur)
             if cur in self._photo_taken:
                 self._photo_taken[cur].pop(photo, None)
         self.report.suggested += 1
@@ -132,4 +124,4 @@ class NamingBatch:
                 del self.cs.people[pid]
                 if after[0] in self.report.created:
                     self.report.created.remove(after[0])
-        return self.people._commit(kind, description, self.cs)
+        return self.people.commit(kind, description, self.cs)

@@ -28,7 +28,7 @@ from photoclust import config
 from photoclust.errors import ConstraintError, ImageError, NotFound
 from photoclust.people import People
 from photoclust.store import Store, blob_to_vector, blobs_to_matrix
-from photoclust.types import Box, FileEntry
+from photoclust.types import EMBEDDING_DIM, Box, FileEntry
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ class Recognizer:
         skip = set(exclude_faces)
         rows = [r for r in rows if r[0] not in skip]
         if not rows:
-            return [], np.zeros((0, 512), np.float32)
+            return [], np.zeros((0, EMBEDDING_DIM), np.float32)
         pids = np.array([r[1] for r in rows], dtype=np.int64)
         conf = np.array([bool(r[2]) for r in rows])
         X = blobs_to_matrix(r[3] for r in rows).astype(np.float64)

@@ -29,7 +29,7 @@ from photoclust.config import CROP_SIZE, DETECT_LONG_SIDE, ScanSettings, default
 from photoclust.errors import ImageError
 from photoclust.progress import NullProgress, Progress
 from photoclust.store import Store
-from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FailedPhoto, FileEntry, ScanReport
+from photoclust.types import EMBEDDING_DIM, AnalysedPhoto, DetectedFace, FaceCrop, FailedPhoto, FileEntry, ScanReport
 
 
 @dataclass(frozen=True)
@@ -353,7 +353,7 @@ def scan(
             by_id = {id(p): embs[offsets[i] : offsets[i + 1]] for i, p in enumerate(need)}
         for photo, emb in analysed:
             if emb is None:
-                emb = by_id[id(photo)] if photo.faces else np.zeros((0, 512), dtype=np.float32)
+                emb = by_id[id(photo)] if photo.faces else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
             rows.append((photo, emb, model_version))
         store.write_batch(rows, linked, failed)
         analysed, linked, failed, pending_faces = [], [], [], 0

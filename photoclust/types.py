@@ -10,6 +10,9 @@ from typing import Literal
 
 import numpy as np
 
+# Length of a FaceNet embedding (float32, L2-normalised) as stored and compared everywhere.
+EMBEDDING_DIM = 512
+
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 Landmarks = tuple[tuple[float, float], ...]  # 5 points: left eye, right eye, nose, mouth left, mouth right
 
@@ -124,3 +127,14 @@ class Face:
     confirmed: bool
     flags: tuple[str, ...] = ()
     taken_at: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One operation of the people log (``photoclust history``)."""
+
+    id: int
+    at: float
+    kind: str
+    description: str
+    undone: bool

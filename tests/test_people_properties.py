@@ -195,7 +195,7 @@ def test_unknown_groups_suggest_the_close_person_but_never_a_rejected_one(tmp_pa
     faces = [f.id for f in people.faces(pid)]
     people.remove(faces[:2])  # "not this person": these must never be suggested for pid
     # two unknown faces that are simply unassigned (no rejection) are suggested for their person
-    people.db.execute("UPDATE faces SET person_id = NULL WHERE id IN (?, ?)", faces[2:4])
+    store.db.execute("UPDATE faces SET person_id = NULL WHERE id IN (?, ?)", faces[2:4])
     groups = unknown_groups(people)
     by_face = {f.id: sug for members, sug in groups for f in members}
     assert by_face[faces[0]] is None or by_face[faces[0]].id != pid
@@ -208,12 +208,12 @@ def test_unknown_groups_suggest_the_close_person_but_never_a_rejected_one(tmp_pa
 
 def test_unknown_faces_are_grouped_by_person(tmp_path: Path) -> None:
     """The Unknown view's groups are the synthetic people (average linkage over the unknown faces)."""
-    import photoclust.people as people_mod
+    from photoclust.people import unknown_groups
 
     store = Store.open(tmp_path / "lib.db")
     build(store, 2)
     people = People(store)
-    groups = {frozenset(f.id for f in g) for g, _ in people_mod.unknown_groups(people)}
+    groups = {frozenset(f.id for f in g) for g, _ in unknown_groups(people)}
     assert len(groups) == 4  # the four synthetic people
     store.close()
 
@@ -238,7 +238,7 @@ def _add(store: Store, centres: np.ndarray, who: list[int], start: int, rng: np.
 def test_incremental_clustering_of_a_large_unknown_pile_looks_near_the_new_faces(
     local: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import photoclust.people as people_mod
+    import photoclust.people.clustering as people_mod
 
     if local:
         monkeypatch.setattr(people_mod, "LOCAL_CLUSTER_MIN", 0)

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DIM = 512
+from photoclust.types import EMBEDDING_DIM
+
+DIM = EMBEDDING_DIM
 
 
 @dataclass(frozen=True)

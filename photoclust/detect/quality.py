@@ -372,13 +372,13 @@ def yaw_from_landmarks(landmarks: Landmarks) -> float:
 def quality_flags(probability: float, size_px: float, blur: float, yaw: float) -> tuple[str, ...]:
     flags: list[str] = []
     if probability < config.FLAG_PROBABILITY:
-        flags.append("low_probability")
+        flags.append(config.FLAG_LOW_PROBABILITY)
     if size_px < config.FLAG_SIZE_PX:
-        flags.append("small")
+        flags.append(config.FLAG_SMALL)
     if blur < config.FLAG_BLUR:
-        flags.append("blurry")
+        flags.append(config.FLAG_BLURRY)
     if abs(yaw) > config.FLAG_YAW:
-        flags.append("profile")
+        flags.append(config.FLAG_PROFILE)
     return tuple(flags)
 
 

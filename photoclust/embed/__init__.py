@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from photoclust.errors import DeviceError, ModelError
+from photoclust.types import EMBEDDING_DIM
 
 # Recorded with every stored embedding: embeddings of different versions must never be compared.
 MODEL_VERSION = "facenet-20180408-102900/casia-webface/pt1"
-EMBEDDING_DIM = 512
 CROP_SIZE = 160
 
 __all__ = ["EMBEDDING_DIM", "MODEL_VERSION", "Embedder", "resolve_device"]

@@ -8,7 +8,8 @@ files    one row per path seen on disk, pointing at its photo; ``status`` is ``p
 errors   files that could not be read as photos, with a one-line reason (recorded once per version of
          the file; retried when the file changes).
 faces    detected faces: box, landmarks, quality, thumbnail, float32 embedding BLOB, model version.
-people / face decisions / the operation log are added by the People layer's migrations.
+people, rejections, different_people, aliases, ops: who is who and the log of the user's decisions
+         (migrations 0002-0006). Their queries live in :mod:`photoclust.store.people`.
 
 All writes of one scan batch happen in one transaction, so a killed scan leaves either the whole
 batch or none of it. Every query is parameterised.
@@ -30,7 +31,8 @@ import sqlite_utils
 
 from photoclust.errors import DatabaseError
 from photoclust.store import sqlite_errors
-from photoclust.types import AnalysedPhoto, FailedPhoto, FileEntry
+from photoclust.store.people import PeopleTables
+from photoclust.types import EMBEDDING_DIM, AnalysedPhoto, FailedPhoto, FileEntry
 
 EMBEDDING_DTYPE = np.dtype("<f4")
 
@@ -53,7 +55,7 @@ def blobs_to_matrix(blobs: Iterable[bytes], dim: int | None = None) -> np.ndarra
     """Stack equal-length float32 BLOBs into an (n, dim) matrix (dim taken from the first BLOB)."""
     items = list(blobs)
     if dim is None:
-        dim = len(items[0]) // EMBEDDING_DTYPE.itemsize if items else 512
+        dim = len(items[0]) // EMBEDDING_DTYPE.itemsize if items else EMBEDDING_DIM
     return np.frombuffer(b"".join(items), dtype=EMBEDDING_DTYPE).reshape(-1, dim).copy()
 
 
@@ -318,6 +320,7 @@ class Store:
         self.db = db
         self.path = path
         self.readonly = readonly  # opened read-only: every write fails
+        self.people = PeopleTables(db)
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
