@@ -11,8 +11,8 @@ The SQL behind them lives in :mod:`photoclust.store.people`; the algorithms in :
 from __future__ import annotations
 
 from photoclust.people.changes import ChangeSet
-from photoclust.people.edits import People
 from photoclust.people.clustering import ClusterReport, recluster
+from photoclust.people.edits import People
 from photoclust.people.suggest import MergeSuggestion, merge_suggestions, unknown_groups
 from photoclust.types import HistoryEntry
 
