@@ -24,6 +24,7 @@ from pathlib import Path
 from photoclust import config, xmp
 from photoclust.people import HistoryEntry, People
 from photoclust.store import Store
+from photoclust.types import Box
 
 
 @dataclass
@@ -71,30 +72,14 @@ def orientation(path: str | os.PathLike[str]) -> int:
 def export_xmp(store: Store, style: xmp.SidecarStyle = "digikam", confirmed_only: bool = False) -> XmpExportReport:
     if style not in ("digikam", "lightroom"):
         raise ValueError(f"unknown sidecar style {style!r}: use digikam or lightroom")
-    db = store.db
-    cond = " AND f.confirmed = 1" if confirmed_only else ""
-    rows = db.execute(
-        "SELECT f.photo_id, f.x1, f.y1, f.x2, f.y2, p.name FROM live_faces f JOIN people p ON p.id = f.person_id"
-        f" WHERE p.name IS NOT NULL{cond} ORDER BY f.photo_id, f.x1"
-    ).fetchall()
-    named: dict[int, list[tuple[tuple[float, float, float, float], str]]] = defaultdict(list)
-    for photo_id, x1, y1, x2, y2, name in rows:
-        named[int(photo_id)].append(((float(x1), float(y1), float(x2), float(y2)), " ".join(str(name).split())))
+    named: dict[int, list[tuple[Box, str]]] = defaultdict(list)
+    for photo_id, box, name in store.faces.named_boxes(confirmed_only):
+        named[photo_id].append((box, " ".join(name.split())))
     report = XmpExportReport(photos=len(named))
     if not named:
         return report
-    sizes: dict[int, tuple[int, int]] = {}
-    files: dict[int, list[str]] = defaultdict(list)
-    ids = list(named)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        q = ",".join("?" * len(chunk))
-        for pid, w, h in db.execute(f"SELECT id, width, height FROM photos WHERE id IN ({q})", chunk):
-            sizes[int(pid)] = (int(w), int(h))
-        for pid, path in db.execute(
-            f"SELECT photo_id, path FROM files WHERE status = 'present' AND photo_id IN ({q}) ORDER BY path", chunk
-        ):
-            files[int(pid)].append(str(path))
+    sizes = store.photos.sizes(list(named))
+    files = store.photos.all_present_files(list(named))
     folder_cache: dict[str, list[str]] = {}
     for photo_id, faces in named.items():
         w, h = sizes[photo_id]
@@ -202,7 +187,7 @@ def _sources(store: Store, paths: Iterable[str | os.PathLike[str]], report: XmpI
                 s = str(xmp.sidecar_path(p, style))
                 if os.path.isfile(s) and s not in sidecars:
                     sidecars.append(s)
-    known = {str(r[0]) for r in store.db.execute("SELECT path FROM files")} if images else set()
+    known = store.photos.all_paths() if images else set()
     out: list[_Packet] = []
     for img in dict.fromkeys(images):
         if img not in known:  # a photo the library does not know: its packet could name nothing
@@ -228,32 +213,27 @@ def _sources(store: Store, paths: Iterable[str | os.PathLike[str]], report: XmpI
 
 def _photo_of(store: Store, packet: _Packet) -> tuple[int, str] | None | str:
     """(photo id, a present file of it) for a packet; None when not in the library; a message when ambiguous."""
-    db = store.db
+    photos = store.photos
     if packet.embedded:
         candidates = [packet.source]
     else:
         exact, stem = xmp.photo_for_sidecar(packet.source)
         candidates = [exact] if exact else []
-        if not candidates or not db.execute("SELECT 1 FROM files WHERE path = ?", [exact]).fetchone():
-            like = stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%"
-            rows = db.execute("SELECT path FROM files WHERE path LIKE ? ESCAPE '\\'", [like]).fetchall()
-            candidates = [str(r[0]) for r in rows if os.sep not in str(r[0])[len(stem) + 1 :]]
+        if exact is None or photos.photo_of_path(exact) is None:
+            candidates = [c for c in photos.paths_starting(stem) if os.sep not in c[len(stem) + 1 :]]
             candidates = [c for c in candidates if not c.lower().endswith(".xmp")]
     rows = []
     for c in candidates:
-        row = db.execute("SELECT photo_id FROM files WHERE path = ?", [c]).fetchone()
-        if row:
-            rows.append((int(row[0]), c))
+        found = photos.photo_of_path(c)
+        if found is not None:
+            rows.append((found, c))
     ids = {pid for pid, _c in rows}
     if not ids:
         return None
     if len(ids) > 1:
         return f"sidecar fits several photos ({', '.join(sorted(c for _p, c in rows))})"
     photo_id = next(iter(ids))
-    present = db.execute(
-        "SELECT min(path) FROM files WHERE photo_id = ? AND status = 'present'", [photo_id]
-    ).fetchone()[0]
-    return photo_id, str(present or rows[0][1])
+    return photo_id, photos.present_path(photo_id) or rows[0][1]
 
 
 def import_xmp(store: Store, people: People, paths: Sequence[str | os.PathLike[str]]) -> XmpImportReport:
@@ -295,14 +275,11 @@ def import_xmp(store: Store, people: People, paths: Sequence[str | os.PathLike[s
         if not named:
             continue
         report.regions += len(named)
-        w, h = store.db.execute("SELECT width, height FROM photos WHERE id = ?", [photo_id]).fetchone()
+        w, h = store.photos.sizes([photo_id])[photo_id]
         shown = xmp.regions_in_oriented_frame(
             xmp.RegionInfo(tuple(named), info.dimensions), orientation(photo_path), (int(w), int(h))
         )
-        faces = store.db.execute(
-            "SELECT id, x1, y1, x2, y2 FROM faces WHERE photo_id = ? AND not_face = 0", [photo_id]
-        ).fetchall()
-        boxes = {int(f[0]): xmp.normalise((f[1], f[2], f[3], f[4]), int(w), int(h)) for f in faces}
+        boxes = {fid: xmp.normalise(box, w, h) for fid, box in store.faces.boxes_of_photo(photo_id).items()}
         pairs = sorted(
             ((xmp.iou(r.box, b), i, fid) for i, r in enumerate(shown) for fid, b in boxes.items()),
             reverse=True,
@@ -326,11 +303,7 @@ def import_xmp(store: Store, people: People, paths: Sequence[str | os.PathLike[s
     if not decisions:
         return report
     # one face per person per photo: the best overlap wins, the others are reported
-    photo_of = dict(
-        store.db.execute(
-            f"SELECT id, photo_id FROM faces WHERE id IN ({','.join('?' * len(decisions))})", list(decisions)
-        ).fetchall()
-    )
+    photo_of = people.photo_of(list(decisions))
     best: dict[tuple[int, str], int] = {}
     for fid, (name, path, _sc, score) in decisions.items():
         key = (int(photo_of[fid]), name.casefold())

@@ -177,20 +177,13 @@ class Library:
 
     def photo_faces(self, photo_id: int) -> list[tuple[Face, str | None]]:
         """Every live face of one photo with its person's name (or None)."""
-        rows = self.store.db.execute(
-            "SELECT f.id, p.name FROM live_faces f LEFT JOIN people p ON p.id = f.person_id"
-            " WHERE f.photo_id = ? ORDER BY f.x1",
-            [photo_id],
-        ).fetchall()
-        return [(self.people.face(int(fid)), name) for fid, name in rows]
+        return [(self.people.face(fid), name) for fid, name in self.store.people.photo_faces(photo_id)]
 
     def photo_path(self, photo_id: int) -> str:
-        row = self.store.db.execute(
-            "SELECT path FROM files WHERE photo_id = ? ORDER BY status = 'present' DESC, path LIMIT 1", [photo_id]
-        ).fetchone()
-        if row is None:
+        path = self.store.photos.known_path(photo_id)
+        if path is None:
             raise NotFound(f"no photo with id {photo_id}")
-        return str(row[0])
+        return path
 
     @_writes
     def name(self, person_id: int, name: str, allow_duplicate: bool = False) -> None:
@@ -257,23 +250,18 @@ class Library:
     # -- export -------------------------------------------------------------------------------
     def export_rows(self) -> list[dict[str, object]]:
         """One row per live face: absolute path, box, person id and name (None when unknown), confirmed."""
-        rows = self.store.db.execute(
-            "SELECT (SELECT path FROM files WHERE files.photo_id = f.photo_id AND status = 'present'"
-            " ORDER BY path LIMIT 1) AS path, f.x1, f.y1, f.x2, f.y2, f.person_id, p.name, f.confirmed"
-            " FROM live_faces f LEFT JOIN people p ON p.id = f.person_id ORDER BY path, f.x1"
-        ).fetchall()
         return [
             {
                 "path": path,
-                "x1": round(x1),
-                "y1": round(y1),
-                "x2": round(x2),
-                "y2": round(y2),
+                "x1": round(box[0]),
+                "y1": round(box[1]),
+                "x2": round(box[2]),
+                "y2": round(box[3]),
                 "person_id": pid,
                 "person_name": name,
-                "confirmed": bool(conf),
+                "confirmed": conf,
             }
-            for path, x1, y1, x2, y2, pid, name, conf in rows
+            for path, box, pid, name, conf in self.store.faces.export_rows()
         ]
 
     # -- search, XMP, verify / identify / enrol -------------------------------------------------
@@ -285,16 +273,10 @@ class Library:
         """
         from photoclust import search
 
-        ids = search.resolve(self.store.db, name_or_id)
+        ids = search.resolve(self.store.people, name_or_id)
         if len(ids) == 1:
             return ids[0]
-        counts = dict(
-            self.store.db.execute(
-                f"SELECT person_id, count(*) FROM live_faces WHERE person_id IN ({','.join('?' * len(ids))})"
-                " GROUP BY person_id",
-                ids,
-            ).fetchall()
-        )
+        counts = self.store.people.face_counts(ids)
         return max(ids, key=lambda i: (counts.get(i, 0), -i))
 
     def search(self, names: list[str], mode: Literal["all", "any", "only"] = "all") -> list[tuple[int, str]]:
@@ -305,15 +287,15 @@ class Library:
         """
         from photoclust import search
 
-        groups = [search.resolve(self.store.db, n) for n in names]
-        return search.photos(self.store.db, groups, mode)
+        groups = [search.resolve(self.store.people, n) for n in names]
+        return search.photos(self.store.photos, groups, mode)
 
     def person_photos(self, person_id: int) -> list[tuple[int, str]]:
         """(photo id, path) of every photo of one person, oldest first."""
         from photoclust import search
 
         self.people.get(person_id)
-        return search.photos(self.store.db, [[person_id]], "any")
+        return search.photos(self.store.photos, [[person_id]], "any")
 
     def export_xmp(
         self, style: Literal["digikam", "lightroom"] = "digikam", confirmed_only: bool = False

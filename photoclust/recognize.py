@@ -129,15 +129,11 @@ class Recognizer:
         """(face id, box, embedding, live faces) of the largest face stored for this content, or None."""
         from photoclust.embed import MODEL_VERSION
 
-        rows = self.store.db.execute(
-            "SELECT f.id, f.x1, f.y1, f.x2, f.y2, f.embedding, f.model_version FROM faces f"
-            " JOIN photos ph ON ph.id = f.photo_id WHERE ph.sha256 = ? AND f.not_face = 0",
-            [sha256],
-        ).fetchall()
-        if not rows or any(r[6] != MODEL_VERSION for r in rows):
+        rows = self.store.faces.of_content(sha256)
+        if not rows or any(r[3] != MODEL_VERSION for r in rows):
             return None
-        fid, x1, y1, x2, y2, emb, _v = max(rows, key=lambda r: (_area((r[1], r[2], r[3], r[4])), -r[0]))
-        return int(fid), (float(x1), float(y1), float(x2), float(y2)), blob_to_vector(emb), len(rows)
+        fid, box, emb, _v = max(rows, key=lambda r: (_area(r[1]), -r[0]))
+        return fid, box, blob_to_vector(emb), len(rows)
 
     def is_indexed(self, sha256: str) -> bool:
         return self.store.photo_id_for_hash(sha256) is not None
@@ -152,16 +148,8 @@ class Recognizer:
         if stored is not None:
             fid, box, emb, n = stored
             return ProbeFace(entry.path, box, emb, fid, n)
-        if self.is_indexed(raw.sha256):
-            from photoclust.embed import MODEL_VERSION
-
-            has_any = self.store.db.execute(
-                "SELECT count(*), sum(f.model_version = ?) FROM faces f JOIN photos ph ON ph.id = f.photo_id"
-                " WHERE ph.sha256 = ? AND f.not_face = 0",
-                [MODEL_VERSION, raw.sha256],
-            ).fetchone()
-            if not has_any[0]:
-                raise NotFound(f"no face found in {entry.path}")
+        if self.is_indexed(raw.sha256) and not self.store.faces.of_content(raw.sha256):
+            raise NotFound(f"no face found in {entry.path}")
         return self._analyse(entry, raw)
 
     def _analyse(self, entry: FileEntry, raw: Any) -> ProbeFace:
@@ -187,11 +175,7 @@ class Recognizer:
         """[(person id, name, faces used)] and their templates (rows, unit vectors) for the named, shown people."""
         from photoclust.embed import MODEL_VERSION
 
-        rows = self.store.db.execute(
-            "SELECT f.id, f.person_id, f.confirmed, f.embedding FROM live_faces f JOIN people p ON p.id = f.person_id"
-            " WHERE p.name IS NOT NULL AND p.hidden = 0 AND f.model_version = ? ORDER BY f.person_id, f.id",
-            [MODEL_VERSION],
-        ).fetchall()
+        rows = self.store.faces.named_people_faces(MODEL_VERSION)
         skip = set(exclude_faces)
         rows = [r for r in rows if r[0] not in skip]
         if not rows:
@@ -208,11 +192,7 @@ class Recognizer:
         counts = np.bincount(inverse[use], minlength=len(people))
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         T = sums / np.where(norms > 0, norms, 1.0)
-        names = dict(
-            self.store.db.execute(
-                f"SELECT id, name FROM people WHERE id IN ({','.join('?' * len(people))})", [int(p) for p in people]
-            ).fetchall()
-        )
+        names = self.store.people.names_of([int(p) for p in people])
         info = [(int(p), str(names[int(p)]), int(c)) for p, c in zip(people, counts, strict=True)]
         return info, T
 
@@ -235,12 +215,7 @@ class Recognizer:
         photo (the closest), none in a photo where the person already has a face; closest first."""
         from photoclust.embed import MODEL_VERSION
 
-        rows = self.store.db.execute(
-            "SELECT f.id, f.photo_id, f.person_id, f.embedding FROM live_faces f LEFT JOIN people p ON p.id = f.person_id"
-            " WHERE f.confirmed = 0 AND f.flags = '' AND f.model_version = ? AND (f.person_id IS NULL OR p.name IS NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM rejections r WHERE r.face_id = f.id AND r.person_id = ?)",
-            [MODEL_VERSION, person_id if person_id is not None else -1],
-        ).fetchall()
+        rows = self.store.faces.unnamed_candidates(MODEL_VERSION, person_id)
         skip = set(exclude)
         rows = [r for r in rows if r[0] not in skip]
         if not rows:
@@ -249,12 +224,7 @@ class Recognizer:
         d = 1.0 - X @ template.astype(np.float64)
         taken: set[int] = set()
         if person_id is not None:
-            taken = {
-                int(r[0])
-                for r in self.store.db.execute(
-                    "SELECT DISTINCT photo_id FROM faces WHERE person_id = ? AND not_face = 0", [person_id]
-                )
-            }
+            taken = set(self.store.people.photos_with_face_of(person_id))
         out: list[Match] = []
         for i in np.argsort(d, kind="stable"):
             if d[i] > self.threshold:
@@ -265,14 +235,8 @@ class Recognizer:
             taken.add(photo)
             out.append(Match(int(fid), int(photo), "", float(d[i]), pid))
         if out:
-            paths = dict(
-                self.store.db.execute(
-                    "SELECT photo_id, min(path) FROM files WHERE status = 'present' AND photo_id IN"
-                    f" ({','.join('?' * len(out))}) GROUP BY photo_id",
-                    [m.photo_id for m in out],
-                ).fetchall()
-            )
-            out = [Match(m.face_id, m.photo_id, str(paths.get(m.photo_id, "")), m.distance, m.person_id) for m in out]
+            paths = self.store.photos.present_paths([m.photo_id for m in out])
+            out = [Match(m.face_id, m.photo_id, paths.get(m.photo_id, ""), m.distance, m.person_id) for m in out]
         return out
 
 
@@ -310,8 +274,8 @@ def enrol(
         if not rec.is_indexed(raw.sha256):
             report = scan(store, [entry.path], settings=config.ScanSettings(workers=1))
             if report.unreadable:
-                reason = store.db.execute("SELECT reason FROM errors WHERE path = ?", [entry.path]).fetchone()
-                raise ImageError(f"cannot read {entry.path}: {reason[0] if reason else 'unreadable'}")
+                reason = store.photos.error_reason(entry.path)
+                raise ImageError(f"cannot read {entry.path}: {reason or 'unreadable'}")
             added.append(entry.path)
         stored = rec.stored_face(raw.sha256)
         if stored is None:
@@ -326,17 +290,13 @@ def enrol(
             why = batch.report.conflicts[-1][1]
             raise ConstraintError(f"the face in {photo} cannot be {name}: it is {why}")
     # the person's template: the enrolled faces and the person's other confirmed faces
-    rows = store.db.execute(
-        "SELECT id, embedding FROM faces WHERE person_id = ? AND confirmed = 1 AND not_face = 0", [pid]
-    ).fetchall()
+    rows = store.faces.confirmed_embeddings(pid)
     vecs = embeddings + [blob_to_vector(e) for f, e in rows if f not in face_ids]
     t = np.mean(np.stack(vecs).astype(np.float64), axis=0)
     template = t / np.linalg.norm(t)
     found = rec.matches(template, pid, exclude=face_ids)
     # photos of the enrolled faces are taken by the person
-    enrolled_photos = {int(r[0]) for r in store.db.execute(
-        f"SELECT photo_id FROM faces WHERE id IN ({','.join('?' * len(face_ids))})", face_ids
-    )}  # fmt: skip
+    enrolled_photos = set(people.photo_of(face_ids).values())
     found = [m for m in found if m.photo_id not in enrolled_photos]
     assigned = 0
     if assign:

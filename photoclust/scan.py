@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from photoclust.config import CROP_SIZE, DETECT_LONG_SIDE, ScanSettings, default
 from photoclust.errors import ImageError
 from photoclust.progress import NullProgress, Progress
 from photoclust.store import Store
+from photoclust.store.photos import HashLookup
 from photoclust.types import EMBEDDING_DIM, AnalysedPhoto, DetectedFace, FaceCrop, FailedPhoto, FileEntry, ScanReport
 
 
@@ -68,14 +68,7 @@ class PhotoAnalyser:
             from photoclust.embed import Embedder
 
             self.embedder = Embedder(device="cpu", flip_average=flip_average)
-        self._conn: sqlite3.Connection | None = None
-
-    def _known(self, sha256: str) -> bool:
-        if self.db_path is None:
-            return False
-        if self._conn is None:
-            self._conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
-        return self._conn.execute("SELECT 1 FROM photos WHERE sha256 = ?", [sha256]).fetchone() is not None
+        self._known = HashLookup(db_path)
 
     def __call__(self, entry: FileEntry) -> WorkResult:
         try:

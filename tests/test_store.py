@@ -133,3 +133,20 @@ def test_backup_is_consistent_while_the_library_is_open(tmp_path: Path) -> None:
         assert c.status().faces == 2
     with pytest.raises(DatabaseError, match="cannot back up"):
         backup_database(tmp_path / "lib.db", tmp_path / "no" / "such" / "dir" / "x.db")
+
+
+def test_only_the_store_runs_sql() -> None:
+    """Every SQL statement lives in photoclust/store/: no other module calls execute()."""
+    import re
+
+    import photoclust
+
+    root = Path(photoclust.__file__).parent
+    offenders = [
+        f"{p.relative_to(root)}:{n}"
+        for p in root.rglob("*.py")
+        if "store" not in p.relative_to(root).parts[:1]
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\.(execute|executemany|executescript)\(", line)
+    ]
+    assert offenders == []

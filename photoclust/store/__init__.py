@@ -31,7 +31,9 @@ import sqlite_utils
 
 from photoclust.errors import DatabaseError
 from photoclust.store import sqlite_errors
+from photoclust.store.faces import FaceTables
 from photoclust.store.people import PeopleTables
+from photoclust.store.photos import PhotoTables
 from photoclust.types import EMBEDDING_DIM, AnalysedPhoto, FailedPhoto, FileEntry
 
 EMBEDDING_DTYPE = np.dtype("<f4")
@@ -320,7 +322,9 @@ class Store:
         self.db = db
         self.path = path
         self.readonly = readonly  # opened read-only: every write fails
-        self.people = PeopleTables(db)
+        self.people = PeopleTables(db)  # who is who: people, decisions, the ops log
+        self.photos = PhotoTables(db)  # paths, sizes, search by people
+        self.faces = FaceTables(db)  # faces for export, XMP and recognition
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
