@@ -1,6 +1,6 @@
 """Grouping quality on a labelled photo set.
 
-    .venv/bin/python benchmarks/eval_people.py PATH_TO_LABELLED_SET [--db FILE] [--full] [--dim 128]
+    .venv/bin/python benchmarks/eval_people.py PATH_TO_LABELLED_SET [--db FILE] [--full]
 
 PATH holds ``<identity>/<photo>`` and ``labels.csv`` (``path,identity``). The set is scanned into a fresh
 database (or ``--db`` reuses one that already scanned it), clustered, and each photo's main (largest)

@@ -25,6 +25,29 @@ _facenet: Any = None
 SHIM_IN_USE = False
 
 
+class LazyModel:
+    """A model built on first use, once, even when several threads ask at the same time (Immich's
+    ``InferenceModel``): subclasses implement :meth:`_build`; :meth:`load` is idempotent and locked."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._model_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._build()
+
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+
 def import_torch() -> Any:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch

@@ -17,7 +17,10 @@ from photoclust import __version__
 from photoclust.errors import PhotoclustError
 
 if TYPE_CHECKING:
+    from photoclust.library import Library
+    from photoclust.search import Mode
     from photoclust.types import Person
+    from photoclust.xmp import SidecarStyle
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +54,7 @@ def _errors_to_click(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _library(db: str | None, create: bool = False) -> Any:
+def _library(db: str | None, create: bool = False) -> Library:
     from photoclust.library import Library
 
     return Library(db, create=create)
@@ -671,7 +674,12 @@ def history(db: str | None, limit: int) -> None:
 @click.option("--confirmed-only", is_flag=True, help="With --xmp: only faces you confirmed, not clustering's guesses.")
 @_errors_to_click
 def export(
-    db: str | None, fmt: str, out: str | None, xmp_sidecars: bool, sidecar_style: str | None, confirmed_only: bool
+    db: str | None,
+    fmt: str,
+    out: str | None,
+    xmp_sidecars: bool,
+    sidecar_style: SidecarStyle | None,
+    confirmed_only: bool,
 ) -> None:
     """Export every face: path, box, person id and name, confirmed.
 
@@ -702,7 +710,7 @@ def export(
         for r in rows:
             w.writerow({**r, "confirmed": int(bool(r["confirmed"]))})
     if out:
-        from photoclust.store import atomic_write_text
+        from photoclust.fileio import atomic_write_text
 
         atomic_write_text(out, buf.getvalue())
         click.echo(f"Wrote {len(rows)} faces to {out}.", err=True)
@@ -733,7 +741,7 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _export_xmp(db: str | None, style: str, confirmed_only: bool, as_json: bool) -> None:
+def _export_xmp(db: str | None, style: SidecarStyle, confirmed_only: bool, as_json: bool) -> None:
     with _library(db) as lib:
         r = lib.export_xmp(style, confirmed_only=confirmed_only)
     if as_json:
@@ -770,10 +778,11 @@ def search_cmd(names: tuple[str, ...], all_: bool, any_: bool, only: bool, as_js
     With --only, unknown faces that the quality gates flagged (tiny, blurry, turned away) do not count
     as somebody else; any other face does. Example: photoclust search Ann Bob --only | xargs feh
     """
-    chosen = [m for m, on in (("all", all_), ("any", any_), ("only", only)) if on]
+    modes: tuple[tuple[Mode, bool], ...] = (("all", all_), ("any", any_), ("only", only))
+    chosen = [m for m, on in modes if on]
     if len(chosen) > 1:
         raise click.UsageError(f"{' and '.join('--' + m for m in chosen)} exclude each other: give one")
-    mode = chosen[0] if chosen else "all"
+    mode: Mode = chosen[0] if chosen else "all"
     with _library(db) as lib:
         rows = lib.search(list(names), mode)
     if as_json:

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from photoclust import config, xmp
+from photoclust.crawl import file_orientation as orientation
+from photoclust.fileio import atomic_write_text
 from photoclust.people import HistoryEntry, People
 from photoclust.store import Store
-from photoclust.types import Box
+from photoclust.types import Box, iou
 
 
 @dataclass
@@ -50,18 +52,6 @@ class XmpImportReport:
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # (photo path, name, why skipped)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, why it could not be read)
     operation: HistoryEntry | None = None
-
-
-def orientation(path: str | os.PathLike[str]) -> int:
-    """The EXIF orientation (1..8) of a photo file, reading its header only; 1 when absent or unreadable."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            value = int(im.getexif().get(0x0112, 1) or 1)
-    except Exception:  # noqa: BLE001 - any unreadable header means "no orientation"
-        return 1
-    return value if 1 <= value <= 8 else 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -139,12 +129,12 @@ def _write_sidecar(sidecar: Path, regions: list[xmp.Region], stored_size: tuple[
             return False
         if old.name and old.name.casefold() in names:
             return True
-        return any(xmp.iou(old.box, r.box) >= config.XMP_MATCH_IOU for r in regions)
+        return any(iou(old.box, r.box) >= config.XMP_MATCH_IOU for r in regions)
 
     text = xmp.merge_regions(existing, regions, stored_size, replaces)
     if existing is not None and text == existing:
         return False
-    xmp.write_text_atomic(sidecar, text)
+    atomic_write_text(sidecar, text)
     return True
 
 
@@ -281,7 +271,7 @@ def import_xmp(store: Store, people: People, paths: Sequence[str | os.PathLike[s
         )
         boxes = {fid: xmp.normalise(box, w, h) for fid, box in store.faces.boxes_of_photo(photo_id).items()}
         pairs = sorted(
-            ((xmp.iou(r.box, b), i, fid) for i, r in enumerate(shown) for fid, b in boxes.items()),
+            ((iou(r.box, b), i, fid) for i, r in enumerate(shown) for fid, b in boxes.items()),
             reverse=True,
         )
         used_regions: set[int] = set()

@@ -6,7 +6,6 @@ Coordinates are pixels of the *oriented* photo (EXIF orientation applied), full 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
@@ -14,9 +13,20 @@ import numpy as np
 EMBEDDING_DIM = 512
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
-Landmarks = tuple[tuple[float, float], ...]  # 5 points: left eye, right eye, nose, mouth left, mouth right
 
-Device = Literal["auto", "cpu", "cuda"]
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (any one unit: pixels, or fractions of the photo)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+Landmarks = tuple[tuple[float, float], ...]  # 5 points: left eye, right eye, nose, mouth left, mouth right
 
 
 @dataclass(frozen=True)

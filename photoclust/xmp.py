@@ -32,7 +32,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -162,16 +161,6 @@ def normalise(box: tuple[float, float, float, float], width: int, height: int) -
         min(max(x2 / width, 0.0), 1.0),
         min(max(y2 / height, 0.0), 1.0),
     )
-
-
-def iou(a: NormBox, b: NormBox) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def regions_in_oriented_frame(info: RegionInfo, orientation: int, shown_size: tuple[int, int]) -> list[Region]:
@@ -808,24 +797,3 @@ def photo_for_sidecar(sidecar: str | os.PathLike[str]) -> tuple[str | None, str]
     inner = Path(s.stem)
     exact = str(s.with_name(s.stem)) if inner.suffix else None
     return exact, str(s.with_suffix(""))
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write via a temporary file in the same folder and rename it over ``path`` (keeping its mode)."""
-    target = Path(path)
-    mode = None
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

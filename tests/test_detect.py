@@ -39,7 +39,7 @@ from photoclust.detect.quality import (
     warp_crop,
     yaw_from_landmarks,
 )
-from photoclust.types import Box, DetectedFace, FaceCrop
+from photoclust.types import Box, DetectedFace, FaceCrop, iou
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -52,13 +52,6 @@ def load(path: Path) -> Image.Image:
     """Open a photo the way the scan does before detection: EXIF orientation applied, RGB."""
     with Image.open(path) as im:
         return ImageOps.exif_transpose(im).convert("RGB")
-
-
-def iou(a: Box, b: Box) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def face(

@@ -21,6 +21,7 @@ from photoclust.cli import cli
 from photoclust.config import ScanSettings
 from photoclust.library import Library
 from photoclust.store import backup_database
+from photoclust.types import iou
 from tests.test_scan import copy_sample
 
 EXIFTOOL = shutil.which("exiftool")
@@ -155,7 +156,7 @@ def test_merge_keeps_everything_else_of_an_exiftool_sidecar(tmp_path: Path) -> N
     before = side.read_text()
     new = [xmp.Region("Alice Dupont", (0.41, 0.26, 0.61, 0.56)), xmp.Region("Bob", (0.1, 0.5, 0.2, 0.7))]
     merged = xmp.merge_regions(
-        before, new, (640, 480), lambda r: r.is_face and any(xmp.iou(r.box, n.box) > 0.3 for n in new)
+        before, new, (640, 480), lambda r: r.is_face and any(iou(r.box, n.box) > 0.3 for n in new)
     )
     side.write_text(merged)
     data = json.loads(exiftool("-j", "-struct", "-XMP:all", side))[0]
@@ -168,7 +169,7 @@ def test_merge_keeps_everything_else_of_an_exiftool_sidecar(tmp_path: Path) -> N
     assert np.allclose([alice["X"], alice["Y"], alice["W"], alice["H"]], [0.51, 0.41, 0.2, 0.3])
     assert merged.startswith("<?xpacket begin=") and merged.rstrip().endswith("<?xpacket end='w'?>")
     # merging again with the same regions changes nothing
-    assert xmp.merge_regions(merged, new, (640, 480), lambda r: any(xmp.iou(r.box, n.box) > 0.3 for n in new)) == merged
+    assert xmp.merge_regions(merged, new, (640, 480), lambda r: any(iou(r.box, n.box) > 0.3 for n in new)) == merged
 
 
 @needs_exiftool

@@ -1,7 +1,7 @@
 """Tunable parameters of the clustering core, with the defaults and why.
 
 Every distance threshold here is a **cosine distance** ``1 - cos(a, b)`` between L2-normalised FaceNet
-embeddings (0 = same direction, 1 = unrelated, 2 = opposite). For FaceNet (VGGFace2) faces of one person
+embeddings (0 = same direction, 1 = unrelated, 2 = opposite). For FaceNet (CASIA-WebFace, 20180408-102900) faces of one person
 are typically 0.2-0.6 apart, faces of different people 0.7-1.2; relatives and babies are closer.
 HDBSCAN itself runs on the Euclidean distance between the unit vectors, ``sqrt(2 * cosine distance)``.
 

@@ -203,10 +203,21 @@ def _taken_at(img: Image.Image) -> str | None:
     return None
 
 
-def _orientation(img: Image.Image) -> int:
+def exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1..8) of an opened image; 1 when absent, out of range or unreadable."""
     try:
-        return int(img.getexif().get(0x0112, 1) or 1)
-    except Exception:  # noqa: BLE001
+        value = int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - any unreadable header means "no orientation"
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def file_orientation(path: str | os.PathLike[str]) -> int:
+    """The EXIF orientation (1..8) of a photo file, reading its header only; 1 when absent or unreadable."""
+    try:
+        with Image.open(path) as im:
+            return exif_orientation(im)
+    except Exception:  # noqa: BLE001 - an unreadable file has no orientation to apply
         return 1
 
 
@@ -229,7 +240,7 @@ def decode(raw: RawPhoto, max_long_side: int | None = None, max_pixels: int = MA
             raise ImageError("image has no pixels")
         if w0 * h0 > max_pixels:
             raise ImageError(f"image too large: {w0}x{h0} = {w0 * h0 / 1e6:.0f} MP (limit {max_pixels / 1e6:.0f} MP)")
-        orientation = _orientation(img)
+        orientation = exif_orientation(img)
         taken_at = _taken_at(img)
         if max_long_side and fmt == "JPEG" and max(w0, h0) > max_long_side:
             k = max_long_side / max(w0, h0)

@@ -6,12 +6,12 @@ The weights come from :mod:`photoclust.embed.convert`, never from the internet.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from photoclust._torch import LazyModel
 from photoclust.errors import DeviceError, ModelError
 from photoclust.types import EMBEDDING_DIM
 
@@ -49,7 +49,7 @@ def resolve_device(requested: str) -> str:
     return req
 
 
-class Embedder:
+class Embedder(LazyModel):
     """FaceNet embedder. Cheap to construct; :meth:`load` (or the first :meth:`embed`) loads the model.
 
     ``flip_average``: embed each crop and its mirror image, average the two raw (pre-normalisation)
@@ -73,8 +73,7 @@ class Embedder:
         self.batch_size = batch_size
         self.threads = threads
         self._device: str | None = None
-        self._model: Any = None
-        self._lock = threading.Lock()
+        super().__init__()
 
     @property
     def device(self) -> str:
@@ -83,42 +82,33 @@ class Embedder:
             self._device = resolve_device(self.requested_device)
         return self._device
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
+    def _build(self) -> Any:
+        """Convert the weights if needed and load the model (:meth:`load` calls it once)."""
+        from photoclust._torch import import_facenet_pytorch, import_torch, set_threads
+        from photoclust.embed.convert import ensure_weights
 
-    def load(self) -> None:
-        """Convert the weights if needed and load the model; safe to call from several threads."""
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is not None:
-                return
-            from photoclust._torch import import_facenet_pytorch, import_torch, set_threads
-            from photoclust.embed.convert import ensure_weights
-
-            torch = import_torch()
-            device = self.device
-            if self.threads is not None:
-                set_threads(self.threads)
-            path = ensure_weights(self.cache)
-            facenet = import_facenet_pytorch()
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                model = facenet.InceptionResnetV1(pretrained=None, classify=False)
-                model.load_state_dict(state, strict=True)
-            except Exception as exc:  # noqa: BLE001 - any failure here is a broken weights file
-                raise ModelError(f"cannot load the FaceNet weights {path}: {exc}".splitlines()[0]) from exc
-            # Return the raw last_bn output (no L2 normalisation) so that flipped pairs can be averaged
-            # before normalising: with classify=True, forward() ends with self.logits.
-            model.classify = True
-            model.logits = torch.nn.Identity()
-            model.eval()
-            try:
-                model.to(device)
-            except RuntimeError as exc:
-                raise DeviceError(f"cannot use device {device!r}: {exc}".splitlines()[0]) from exc
-            self._model = model
+        torch = import_torch()
+        device = self.device
+        if self.threads is not None:
+            set_threads(self.threads)
+        path = ensure_weights(self.cache)
+        facenet = import_facenet_pytorch()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model = facenet.InceptionResnetV1(pretrained=None, classify=False)
+            model.load_state_dict(state, strict=True)
+        except Exception as exc:  # noqa: BLE001 - any failure here is a broken weights file
+            raise ModelError(f"cannot load the FaceNet weights {path}: {exc}".splitlines()[0]) from exc
+        # Return the raw last_bn output (no L2 normalisation) so that flipped pairs can be averaged
+        # before normalising: with classify=True, forward() ends with self.logits.
+        model.classify = True
+        model.logits = torch.nn.Identity()
+        model.eval()
+        try:
+            model.to(device)
+        except RuntimeError as exc:
+            raise DeviceError(f"cannot use device {device!r}: {exc}".splitlines()[0]) from exc
+        return model
 
     def embed(self, crops: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """uint8 RGB crops ``(N, 160, 160, 3)`` -> float32 ``(N, 512)`` L2-normalised embeddings."""

@@ -25,9 +25,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import os
 import struct
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ import numpy as np
 from photoclust._torch import import_facenet_pytorch, import_torch
 from photoclust.config import cache_dir
 from photoclust.errors import ModelError
+from photoclust.fileio import atomic_write
 
 GRAPH_SHA256 = "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78"
 WEIGHTS_NAME = "facenet-20180408-102900.pt"
@@ -470,20 +469,6 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _build(weights: Path, graph: Path) -> None:
     if not graph.is_file():
         raise ModelError(f"FaceNet weights not found: {graph} is missing; {INSTALL_HINT}")
@@ -494,14 +479,14 @@ def _build(weights: Path, graph: Path) -> None:
         )
     torch = import_torch()
     state = convert(graph)
-    _atomic_write(weights, lambda fh: torch.save(state, fh))
+    atomic_write(weights, lambda fh: torch.save(state, fh))
     meta = {
         "format": FORMAT,
         "graph_sha256": GRAPH_SHA256,
         "size": weights.stat().st_size,
         "sha256": _sha256(weights),
     }
-    _atomic_write(_sidecar(weights), lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
+    atomic_write(_sidecar(weights), lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
 
 
 def ensure_weights(cache: Path | None = None, graph: Path | None = None) -> Path:

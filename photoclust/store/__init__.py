@@ -646,18 +646,3 @@ def backup_database(src: str | os.PathLike[str], dst: str | os.PathLike[str]) ->
     except sqlite3.Error as exc:
         tmp.unlink(missing_ok=True)
         raise DatabaseError(f"cannot back up {src} to {dst}: {exc}") from exc
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a text file via a temp file and rename, so a crash never leaves half a file."""
-    import tempfile
-
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

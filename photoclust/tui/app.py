@@ -408,10 +408,9 @@ class PhotoclustApp(App[None]):
                 report = lib.scan(
                     paths, settings=self.scan_settings, progress=progress, should_stop=self._stop_scan.is_set
                 )
-                cluster = getattr(lib, "cluster", None)
-                if callable(cluster) and not report.interrupted:
+                if not report.interrupted:
                     progress.start(None, "Finding people")
-                    cluster()
+                    lib.cluster()
                     progress.finish()
         except PhotoclustError as exc:
             self.from_thread(self._scan_ended, None, exc)

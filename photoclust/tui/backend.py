@@ -118,30 +118,15 @@ class Backend:
         """The number of unknown faces and the best one (for the card's picture)."""
 
         def run(lib: Library) -> tuple[int, int | None]:
-            counter = getattr(lib, "unknown_count", None)
-            if callable(counter):
-                n = int(counter())
-                best = lib.faces(None, limit=1) if n else []
-                return n, best[0].id if best else None
-            faces = lib.faces(None)
-            return len(faces), faces[0].id if faces else None
+            n = lib.unknown_count()
+            best = lib.faces(None, limit=1) if n else []
+            return n, best[0].id if best else None
 
         return self.call(run)
 
     def unknown_groups(self) -> list[UnknownGroup]:
-        """Unknown faces grouped by similarity, each with a suggested person when one is close.
-
-        Uses ``Library.unknown_groups()`` when the library has it; otherwise one ungrouped group.
-        """
-
-        def run(lib: Library) -> list[UnknownGroup]:
-            grouper = getattr(lib, "unknown_groups", None)
-            if callable(grouper):
-                return [(list(faces), person) for faces, person in grouper()]
-            faces = lib.faces(None)
-            return [(faces, None)] if faces else []
-
-        return self.call(run)
+        """Unknown faces grouped by similarity, each with a suggested person when one is close."""
+        return self.call(lambda lib: [(list(faces), person) for faces, person in lib.unknown_groups()])
 
     def merge_suggestions(self) -> list[MergeSuggestion]:
         """Pairs of people that are probably one person ("same person?"), most likely first.
