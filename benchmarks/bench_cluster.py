@@ -30,6 +30,8 @@ from threadpoolctl import threadpool_info
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from stamp import stamp  # noqa: E402
+
 from photoclust.cluster import AssignParams, ClusterParams, assign_to_people, cluster_faces  # noqa: E402
 from photoclust.cluster.synthetic import make_faces  # noqa: E402
 
@@ -74,6 +76,7 @@ def main() -> None:
     ap.add_argument("--assign", type=int, default=1000, help="faces held out and assigned (0: skip)")
     ap.add_argument("--compare", action="store_true", help="also run the exact paths on each size")
     args = ap.parse_args()
+    print(stamp(), flush=True)
 
     blas = [f"{i.get('internal_api')}:{i.get('num_threads')}" for i in threadpool_info()]
     print(f"cores {os.cpu_count()}, BLAS threads {', '.join(blas)}; related={args.related}")

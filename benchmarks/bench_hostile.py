@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from PIL import Image
+from stamp import stamp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,6 +185,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="make the files here and keep them")
     args = ap.parse_args()
+    print(stamp(), flush=True)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="bench_hostile.") as tmp:
         base = args.keep or Path(tmp)

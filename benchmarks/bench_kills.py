@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from stamp import stamp  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOCLUST = [sys.executable, "-m", "photoclust"]
 
@@ -267,6 +269,7 @@ def main() -> None:
     ap.add_argument("--edits", type=int, default=12, help="killed CLI edits/exports per run")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    print(stamp(), flush=True)
     rng = random.Random(args.seed)
     workers = [int(w) for w in args.workers.split(",")]
     t0 = time.monotonic()

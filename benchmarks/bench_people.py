@@ -20,6 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from stamp import stamp  # noqa: E402
+
 from photoclust.cluster.synthetic import make_faces  # noqa: E402
 from photoclust.library import Library  # noqa: E402
 from photoclust.store import Store  # noqa: E402
@@ -56,6 +58,7 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=100_000)
     ap.add_argument("--new", type=int, default=1000)
     args = ap.parse_args()
+    print(stamp(), flush=True)
     data = make_faces(args.faces + args.new, seed=0)
     old, new = data.X[: args.faces], data.X[args.faces :]
     with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "bench.db") as lib:

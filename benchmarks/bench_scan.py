@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from stamp import stamp  # noqa: E402
+
 from photoclust import crawl  # noqa: E402
 from photoclust.config import ScanSettings  # noqa: E402
 from photoclust.library import Library  # noqa: E402
@@ -80,6 +82,7 @@ def main() -> None:
     ap.add_argument("--large", type=int, default=0, help="also time N synthetic 12 MP JPEGs")
     ap.add_argument("--no-flip", action="store_true")
     args = ap.parse_args()
+    print(stamp(), flush=True)
     settings = ScanSettings(
         device=args.device, workers=args.workers, batch_size=args.batch_size, flip_average=not args.no_flip
     )

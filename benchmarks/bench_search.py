@@ -30,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from stamp import stamp  # noqa: E402
+
 from photoclust.library import Library  # noqa: E402
 from photoclust.store import Store  # noqa: E402
 
@@ -144,6 +146,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--drop-search-indices", action="store_true")
     args = ap.parse_args()
+    print(stamp(), flush=True)
 
     tmp = None
     if args.db is None:

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+from stamp import stamp
+
 CHILD = r"""
 import os, sys, time
 import numpy as np
@@ -49,6 +51,7 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=64)
     ap.add_argument("--busy", type=int, default=1, help="CPU-bound processes running meanwhile")
     args = ap.parse_args()
+    print(stamp(), flush=True)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     stop = mp.Event()
     hogs = [mp.Process(target=spin, args=(stop,), daemon=True) for _ in range(args.busy)]

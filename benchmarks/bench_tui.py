@@ -30,6 +30,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from stamp import stamp  # noqa: E402
+
 from photoclust.store import Store  # noqa: E402
 from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo  # noqa: E402
 
@@ -147,6 +149,7 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=None)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    print(stamp(), flush=True)
     tmp = tempfile.TemporaryDirectory() if args.db is None else None
     db = args.db or Path(tmp.name) / "bench.db"  # type: ignore[union-attr]
     if not db.exists():

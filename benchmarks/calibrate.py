@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from labelled import label_rows  # noqa: E402
+from stamp import stamp  # noqa: E402
 from verification import eer, pair_scores, roc_auc, threshold_at_far  # noqa: E402
 
 FARS = (1e-2, 1e-3)
@@ -230,6 +231,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="at most N photos (for a quick look)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = ap.parse_args()
+    print(stamp(), flush=True)
 
     items = read_sets(args.sets, args.limit)
     print(f"{len(items)} labelled photos of {len({it.identity for it in items})} people in {len(args.sets)} set(s)")

@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from labelled import label_rows, round_robin  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
+from stamp import stamp  # noqa: E402
 from verification import evaluate, tar_at_far  # noqa: E402
 
 from photoclust.detect.quality import (  # noqa: E402
@@ -344,6 +345,7 @@ def main() -> None:
     ap.add_argument("--edges", action="store_true", help="count crops that reach past the photo (reads sizes)")
     ap.add_argument("--detect-only", action="store_true", help="only fill the detection cache")
     args = ap.parse_args()
+    print(stamp(), flush=True)
 
     from photoclust.embed import Embedder
 

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_people import evaluate, read_labels, report  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
+from stamp import stamp  # noqa: E402
 
 from photoclust.library import Library  # noqa: E402
 from photoclust.store import backup_database, blobs_to_matrix, vector_to_blob  # noqa: E402
@@ -34,6 +35,7 @@ def main() -> None:
     ap.add_argument("--ref-db", type=Path, required=True)
     ap.add_argument("--dim", type=int, default=128)
     args = ap.parse_args()
+    print(stamp(), flush=True)
     truth = read_labels(args.path.resolve())
     ref = blobs_to_matrix(r[0] for r in sqlite3.connect(args.ref_db).execute("SELECT embedding FROM faces"))
     pca = PCA(n_components=min(args.dim, ref.shape[0]), random_state=0).fit(ref)

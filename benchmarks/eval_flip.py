@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from labelled import label_rows, round_robin  # noqa: E402
+from stamp import stamp  # noqa: E402
 from verification import evaluate  # noqa: E402
 
 from photoclust.config import CROP_MARGIN, CROP_SIZE, DETECT_LONG_SIDE  # noqa: E402
@@ -90,6 +91,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     ap.add_argument("--crops", type=Path, default=None, help="cache detected crops in this .npz")
     args = ap.parse_args()
+    print(stamp(), flush=True)
 
     t0 = time.perf_counter()
     if args.crops is not None and args.crops.exists():

@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_align import ROOT, detect, embed_cached, load_cache, load_photo, read_set, save_cache  # noqa: E402
 from PIL import Image  # noqa: E402
+from stamp import stamp  # noqa: E402
 from verification import evaluate  # noqa: E402
 
 from photoclust.config import CROP_SIZE, VERIFY_THRESHOLD  # noqa: E402
@@ -315,6 +316,7 @@ def main() -> None:
     ap.add_argument("--real-n", type=int, default=150, help="photos (of different people) of --real-gray")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    print(stamp(), flush=True)
 
     from photoclust.embed import Embedder
 

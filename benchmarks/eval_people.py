@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from labelled import read_labels  # noqa: E402
+from stamp import stamp  # noqa: E402
 
 from photoclust.config import ScanSettings  # noqa: E402
 from photoclust.library import Library  # noqa: E402
@@ -125,6 +126,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--full", action="store_true", help="also report a --full re-cluster")
     args = ap.parse_args()
+    print(stamp(), flush=True)
     root = args.path.resolve()
     truth = read_labels(root)
     with tempfile.TemporaryDirectory() as tmp:

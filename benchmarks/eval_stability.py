@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_people import main_faces, read_labels  # noqa: E402
+from stamp import stamp  # noqa: E402
 
 from photoclust.config import ScanSettings  # noqa: E402
 from photoclust.library import Library  # noqa: E402
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--db", type=Path)
     ap.add_argument("--full", action="store_true")
     args = ap.parse_args()
+    print(stamp(), flush=True)
     root = args.path.resolve()
     truth_src = read_labels(root)
     by_id: dict[str, list[str]] = defaultdict(list)
