@@ -726,11 +726,12 @@ def _serialise(doc: _Doc) -> str:
         return p
 
     def emit(el: ET.Element, parent_scope: dict[str, str]) -> None:
-        if el.tag is ET.Comment:
+        tag: object = el.tag  # a str, or for comments and processing instructions the factory function
+        if tag is ET.Comment:
             out.append(f"<!--{el.text or ''}-->")
             out.append(el.tail or "")
             return
-        if el.tag is ET.ProcessingInstruction:
+        if tag is ET.ProcessingInstruction:
             out.append(f"<?{el.text or ''}?>")
             out.append(el.tail or "")
             return

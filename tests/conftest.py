@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from photoclust.config import ScanSettings
+from photoclust.library import Library
+from photoclust.store import Store
+from photoclust.tui.app import PhotoclustApp, make_app
+from tests.helpers import build_library
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 PHOTOS = DATA / "photos"
@@ -111,3 +117,41 @@ def read_only() -> Iterator[Callable[[Path], None]]:
             subprocess.run(["chattr", "-i", str(path)], check=True)
         else:
             path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+# -- the test library (tests/helpers.py builds it) and the TUI on it ------------------------
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[int]]]:
+    path = tmp_path_factory.mktemp("tui") / "template.db"
+    faces = build_library(path)
+    return path, faces
+
+
+@pytest.fixture
+def library_path(tmp_path: Path, template_db: tuple[Path, dict[str, list[int]]]) -> Path:
+    dst = tmp_path / "lib.db"
+    with Store.open(template_db[0]) as src:
+        src.db.execute("VACUUM INTO ?", [str(dst)])
+    return dst
+
+
+@pytest.fixture
+def faces(template_db: tuple[Path, dict[str, list[int]]]) -> dict[str, list[int]]:
+    return template_db[1]
+
+
+@pytest.fixture
+def app(library_path: Path) -> Iterator[PhotoclustApp]:
+    app = make_app(library_path, renderer="halfcell", scan_settings=ScanSettings(workers=1))
+    yield app
+    app.backend.close()
+
+
+@pytest.fixture
+def check(library_path: Path) -> Iterator[Library]:
+    """A second connection to the same database, to check what the app wrote."""
+    lib = Library(library_path)
+    yield lib
+    lib.close()

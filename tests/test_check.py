@@ -10,13 +10,12 @@ from click.testing import CliRunner, Result
 
 from photoclust.cli import cli
 from photoclust.store import Store
-from tests.test_store import _photo
-from tests.test_store_errors import _failures
+from tests.helpers import analysed_photo, failed_photos
 
 
 def library(path: Path) -> Path:
     with Store.open(path) as s:
-        s.write_batch([_photo(f"/p/{i}.jpg", f"h{i}", 2) for i in range(20)], [], _failures(50))
+        s.write_batch([analysed_photo(f"/p/{i}.jpg", f"h{i}", 2) for i in range(20)], [], failed_photos(50))
     return path
 
 

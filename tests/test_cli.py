@@ -118,7 +118,7 @@ def test_scan_clusters_unless_told_not_to(tmp_path: Path) -> None:
     and close to nobody, one close to Madonna; the scanned folder adds no photo.
     """
     from photoclust.library import Library
-    from tests.test_tui import build_library
+    from tests.helpers import build_library
 
     db = tmp_path / "lib.db"
     build_library(db)

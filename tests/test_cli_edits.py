@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from photoclust.cli import cli
 from photoclust.library import Library
 from photoclust.store import Store
-from tests.test_tui import build_library
+from tests.helpers import build_library
 
 
 @pytest.fixture(scope="module")

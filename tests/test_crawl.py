@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -14,21 +12,12 @@ from PIL import Image
 from photoclust import crawl
 from photoclust.errors import ImageError
 from photoclust.types import FileEntry
+from tests.helpers import huge_png_header
 
 
 def entry(path: Path) -> FileEntry:
     st = path.stat()
     return FileEntry(str(path), st.st_size, st.st_mtime_ns)
-
-
-def huge_png_header(width: int, height: int) -> bytes:
-    """A valid PNG signature + IHDR claiming a huge size, with a tiny IDAT (a decompression bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
 
 
 def make_jpeg(path: Path, size: tuple[int, int] = (64, 48), **save: object) -> Path:

@@ -678,3 +678,21 @@ def test_aligned_crops_of_a_real_face_at_the_photo_border(detector: Detector) ->
     whole = face_crop(tilted, f, "roll")
     cut = face_crop(part, moved, "roll")
     assert np.abs(whole[:, 80:].astype(int) - cut[:, 80:].astype(int)).mean() < 2
+
+
+@pytest.mark.slow
+def test_the_frozen_boxes_of_the_tui_tests_are_what_the_detector_finds() -> None:
+    """tests/helpers.BOXES stands in for the detector in the TUI tests: it must stay what the scan finds."""
+    from photoclust.scan import PhotoAnalyser
+    from photoclust.types import FailedPhoto, FileEntry
+    from tests.helpers import BOXES, PHOTOS
+
+    analyser = PhotoAnalyser(None, embed=False, flip_average=False)
+    for rel, frozen in BOXES.items():
+        st = (PHOTOS / rel).stat()
+        result = analyser(FileEntry(str(PHOTOS / rel), st.st_size, st.st_mtime_ns))
+        assert not isinstance(result, FailedPhoto), rel
+        found = [f.detection.box for f in result.photo.faces]
+        assert len(found) == len(frozen), (rel, found)
+        for box in frozen:
+            assert max(iou(tuple(map(float, box)), f) for f in found) > 0.9, (rel, box, found)

@@ -19,7 +19,7 @@ from photoclust.cli import cli
 from photoclust.errors import ConstraintError, DatabaseError, DuplicateName, ReadOnlyLibrary
 from photoclust.library import Library
 from photoclust.store import APPLICATION_ID, Store
-from tests.test_tui import build_library
+from tests.helpers import build_library
 
 
 @pytest.fixture(scope="module")

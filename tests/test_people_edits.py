@@ -11,6 +11,7 @@ from photoclust.errors import ConstraintError, NotFound, NothingToUndo
 from photoclust.people import People
 from photoclust.store import Store
 from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
+from tests.helpers import snapshot
 
 
 def add_photos(store: Store, faces_per_photo: list[int], seed: int = 0) -> list[list[int]]:
@@ -40,15 +41,6 @@ def add_photos(store: Store, faces_per_photo: list[int], seed: int = 0) -> list[
         ).fetchall()
         out.append([int(r[0]) for r in ids])
     return out
-
-
-def snapshot(store: Store) -> tuple[object, ...]:
-    q = store.db.execute
-    return (
-        q("SELECT id, person_id, confirmed, not_face FROM faces ORDER BY id").fetchall(),
-        q("SELECT id, name, hidden, cover_face_id FROM people ORDER BY id").fetchall(),
-        q("SELECT face_id, person_id FROM rejections ORDER BY 1, 2").fetchall(),
-    )
 
 
 @pytest.fixture

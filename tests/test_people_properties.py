@@ -19,7 +19,7 @@ from photoclust.errors import PhotoclustError
 from photoclust.people import People, recluster
 from photoclust.store import Store
 from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
-from tests.test_people_edits import snapshot
+from tests.helpers import snapshot
 
 
 def build(store: Store, seed: int) -> None:

@@ -15,7 +15,7 @@ from photoclust.config import ScanSettings
 from photoclust.errors import ConstraintError, NotFound
 from photoclust.library import Library
 from photoclust.store import backup_database
-from tests.test_scan import copy_sample
+from tests.helpers import copy_sample
 
 pytestmark = pytest.mark.slow
 

@@ -18,21 +18,11 @@ from photoclust.config import ScanSettings
 from photoclust.errors import DatabaseError
 from photoclust.library import Library
 from photoclust.store import Store
+from tests.helpers import SAMPLE, alive, copy_sample
 
 pytestmark = pytest.mark.slow
 
 ONE_WORKER = ScanSettings(workers=1, batch_size=8)
-SAMPLE = ["obama/01.jpg", "obama/02.jpg", "biden/01.jpg", "madonna/01.jpg", "rose_leslie/01.jpg"]
-
-
-def copy_sample(photos_dir: Path, dest: Path, names: list[str] = SAMPLE) -> list[Path]:
-    out = []
-    for name in names:
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(photos_dir / name, target)
-        out.append(target)
-    return out
 
 
 def faces_by_content(db: Path) -> set[tuple[str, int, int, int, int]]:
@@ -122,7 +112,7 @@ def test_broken_files_are_recorded_once_and_never_stop_the_scan(lib_copy: tuple[
     (bad / "text.jpg").write_text("not a photo")
     data = (folder / "obama" / "01.jpg").read_bytes()
     (bad / "truncated.jpg").write_bytes(data[: len(data) // 4])
-    from tests.test_crawl import huge_png_header
+    from tests.helpers import huge_png_header
 
     (bad / "bomb.png").write_bytes(huge_png_header(40_000, 40_000))
     good = folder / "Été 2019" / "ünïcode photo.jpg"
@@ -310,15 +300,6 @@ def test_permission_denied_while_reading_is_recorded(
 # -- the scan's worker processes never outlive it --------------------------------------------------
 
 
-def _proc_state(pid: int) -> str | None:
-    """The process's state letter from /proc (None once it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
 def descendants(pid: int) -> set[int]:
     """Every live process below ``pid`` (children, grandchildren...), from /proc (Linux)."""
     parents: dict[int, int] = {}
@@ -344,10 +325,6 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
-
-
-def alive(pids: set[int]) -> set[int]:
-    return {p for p in pids if _proc_state(p) not in (None, "Z", "X")}
 
 
 @pytest.fixture(scope="module")

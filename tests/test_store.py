@@ -13,7 +13,8 @@ from hypothesis.extra.numpy import arrays
 
 from photoclust.errors import DatabaseError
 from photoclust.store import MIGRATIONS, Store, blob_to_vector, blobs_to_matrix, vector_to_blob
-from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FailedPhoto, FileEntry, PhotoInfo
+from photoclust.types import FailedPhoto, FileEntry
+from tests.helpers import analysed_photo
 
 
 @given(arrays(np.float32, st.integers(1, 600), elements=st.floats(allow_nan=False, width=32)))
@@ -65,24 +66,9 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
         Store.open(path)
 
 
-def _photo(path: str, sha: str, n_faces: int) -> tuple[AnalysedPhoto, np.ndarray, str]:
-    faces = tuple(
-        FaceCrop(
-            DetectedFace((10.0 * i, 5.0, 10.0 * i + 50, 60.0), ((1.0, 2.0),) * 5, 0.99),
-            FaceQuality(50.0, 100.0, 0.1, ("small",) if i else ()),
-            np.zeros((0,), np.uint8),
-            b"jpeg",
-        )
-        for i in range(n_faces)
-    )
-    photo = AnalysedPhoto(FileEntry(path, 100, 1), PhotoInfo(sha, 640, 480, None, "JPEG"), faces)
-    emb = np.eye(n_faces, 512, dtype=np.float32)
-    return photo, emb, "test-model"
-
-
 def test_write_batch_link_missing_and_errors(tmp_path: Path) -> None:
     with Store.open(tmp_path / "lib.db") as s:
-        s.write_batch([_photo("/p/a.jpg", "h1", 2), _photo("/p/b.jpg", "h2", 0)], [], [])
+        s.write_batch([analysed_photo("/p/a.jpg", "h1", 2), analysed_photo("/p/b.jpg", "h2", 0)], [], [])
         assert s.status().photos == 2 and s.status().faces == 2 and s.status().faces_flagged == 1
         # a moved file: its content is known, so it is linked to the same photo and keeps its faces
         s.write_batch([], [(FileEntry("/q/a-moved.jpg", 100, 2), "h1")], [])
@@ -97,14 +83,14 @@ def test_write_batch_link_missing_and_errors(tmp_path: Path) -> None:
         assert s.errors() == [("/p/bad.jpg", "not an image")]
         assert s.known_files()["/p/bad.jpg"].kind == "error"
         # the same content written twice (a copy found in the same scan) does not duplicate faces
-        s.write_batch([_photo("/p/copy-of-b.jpg", "h2", 0)], [], [])
+        s.write_batch([analysed_photo("/p/copy-of-b.jpg", "h2", 0)], [], [])
         assert s.db.execute("SELECT count(*) FROM photos").fetchone()[0] == 2
 
 
 def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
     with Store.open(tmp_path / "lib.db") as s:
-        good = _photo("/p/a.jpg", "h1", 1)
-        photo, emb, ver = _photo("/p/b.jpg", "h2", 2)
+        good = analysed_photo("/p/a.jpg", "h1", 1)
+        photo, emb, ver = analysed_photo("/p/b.jpg", "h2", 2)
         with pytest.raises(ValueError):
             s.write_batch([good, (photo, emb[:1], ver)], [], [])  # embeddings don't match the faces
         assert s.db.execute("SELECT count(*) FROM photos").fetchone()[0] == 0
@@ -116,7 +102,7 @@ def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
 def test_any_path_text_round_trips(names: list[str]) -> None:
     s = Store.memory()
     paths = ["/photos/" + n.replace("\x00", "") for n in names]
-    s.write_batch([_photo(p, f"h{i}", 0) for i, p in enumerate(paths)], [], [])
+    s.write_batch([analysed_photo(p, f"h{i}", 0) for i, p in enumerate(paths)], [], [])
     assert set(s.known_files()) == set(paths)
     s.close()
 
@@ -125,7 +111,7 @@ def test_backup_is_consistent_while_the_library_is_open(tmp_path: Path) -> None:
     from photoclust.store import backup_database
 
     with Store.open(tmp_path / "lib.db") as s:
-        s.write_batch([_photo("/p/a.jpg", "h1", 2)], [], [])
+        s.write_batch([analysed_photo("/p/a.jpg", "h1", 2)], [], [])
         # the rows may still sit in the write-ahead log: a plain file copy could miss them, a backup does not
         backup_database(tmp_path / "lib.db", tmp_path / "copy.db")
     with Store.open(tmp_path / "copy.db") as c:

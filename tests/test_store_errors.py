@@ -14,12 +14,7 @@ from photoclust.cli import cli
 from photoclust.errors import DatabaseError
 from photoclust.store import Store
 from photoclust.store.sqlite_errors import is_environmental
-from photoclust.types import FailedPhoto, FileEntry
-from tests.test_store import _photo
-
-
-def _failures(n: int, prefix: str = "/p/bad") -> list[FailedPhoto]:
-    return [FailedPhoto(FileEntry(f"{prefix}{i:05d}.jpg", i, i), "not an image " + "x" * 100) for i in range(n)]
+from tests.helpers import analysed_photo, failed_photos
 
 
 def _one_line(exc: pytest.ExceptionInfo[DatabaseError]) -> str:
@@ -31,28 +26,28 @@ def _one_line(exc: pytest.ExceptionInfo[DatabaseError]) -> str:
 def test_a_locked_database_says_another_photoclust_is_writing(tmp_path: Path) -> None:
     path = tmp_path / "lib.db"
     with Store.open(path) as s:
-        s.write_batch([_photo("/p/a.jpg", "h1", 1)], [], [])
+        s.write_batch([analysed_photo("/p/a.jpg", "h1", 1)], [], [])
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
         s.db.execute("PRAGMA busy_timeout = 100")  # instead of 30 s
         with pytest.raises(DatabaseError) as info:
-            s.write_batch([_photo("/p/b.jpg", "h2", 1)], [], [])
+            s.write_batch([analysed_photo("/p/b.jpg", "h2", 1)], [], [])
         msg = _one_line(info)
         assert "is locked: another photoclust" in msg and "wait for it to finish or close it" in msg
         assert "disk" not in msg
         other.execute("ROLLBACK")
         other.close()
-        s.write_batch([_photo("/p/b.jpg", "h2", 1)], [], [])  # the lock is gone: the same batch goes in
+        s.write_batch([analysed_photo("/p/b.jpg", "h2", 1)], [], [])  # the lock is gone: the same batch goes in
         assert s.db.execute("SELECT count(*) FROM photos").fetchone()[0] == 2
 
 
 def test_a_full_disk_says_so_and_what_was_kept(tmp_path: Path) -> None:
     with Store.open(tmp_path / "lib.db") as s:
-        s.write_batch([_photo("/p/a.jpg", "h1", 1)], [], [])
+        s.write_batch([analysed_photo("/p/a.jpg", "h1", 1)], [], [])
         pages = s.db.execute("PRAGMA page_count").fetchone()[0]
         s.db.execute(f"PRAGMA max_page_count = {pages + 2}")  # SQLite's own SQLITE_FULL, as on a full disk
         with pytest.raises(DatabaseError) as info:
-            s.write_batch([], [], _failures(2000))
+            s.write_batch([], [], failed_photos(2000))
         msg = _one_line(info)
         assert "the disk is full; free some space" in msg and "this batch was not saved" in msg
         assert "locked" not in msg
@@ -64,13 +59,13 @@ IOERR_SCRIPT = """
 import resource, signal, sys
 from photoclust.errors import DatabaseError
 from photoclust.store import Store
-from tests.test_store_errors import _failures
+from tests.helpers import failed_photos
 s = Store.open(sys.argv[1])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 # the kernel refuses writes past 4 KB (EFBIG): SQLite reports SQLITE_IOERR_WRITE, as for a failing disk
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
 try:
-    s.write_batch([], [], _failures(500))
+    s.write_batch([], [], failed_photos(500))
 except DatabaseError as exc:
     print(exc)
 """
@@ -113,7 +108,7 @@ def test_a_file_of_garbage_is_a_corrupt_database(tmp_path: Path) -> None:
 def test_a_truncated_database_is_corrupt_also_in_the_middle_of_a_command(tmp_path: Path) -> None:
     path = tmp_path / "lib.db"
     with Store.open(path) as s:
-        s.write_batch([], [], _failures(3000))
+        s.write_batch([], [], failed_photos(3000))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     result = CliRunner().invoke(cli, ["errors", "--db", str(path)])

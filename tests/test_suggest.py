@@ -13,23 +13,7 @@ from photoclust.errors import ConstraintError
 from photoclust.library import Library
 from photoclust.people import merge_suggestions, recluster
 from photoclust.store import Store
-from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
-
-
-def _faces(store: Store, vectors: np.ndarray, start: int) -> None:
-    """One photo per vector, one face each."""
-    rows = []
-    for k, v in enumerate(vectors):
-        face = FaceCrop(
-            DetectedFace((10.0, 10.0, 90.0, 90.0), ((0.0, 0.0),) * 5, 0.999),
-            FaceQuality(80.0, 100.0, 0.0, ()),
-            np.zeros((0,), np.uint8),
-            b"thumb",
-        )
-        info = PhotoInfo(f"sha-{start + k}", 640, 480, None, "JPEG")
-        emb = (v / np.linalg.norm(v)).astype(np.float32)[None, :]
-        rows.append((AnalysedPhoto(FileEntry(f"/p/{start + k}.jpg", 1, 1), info, (face,)), emb, "m"))
-    store.write_batch(rows, [], [])
+from tests.helpers import write_faces
 
 
 @pytest.fixture
@@ -44,7 +28,7 @@ def split_person(tmp_path: Path) -> Path:
     who = [0] * 5 + [1] * 5 + [2] * 5 + [3] * 5
     db = tmp_path / "lib.db"
     store = Store.open(db)
-    _faces(store, np.array([c[i] + rng.normal(scale=0.02, size=512) for i in who]), 0)
+    write_faces(store, np.array([c[i] + rng.normal(scale=0.02, size=512) for i in who]), 0)
     store.close()
     return db
 

@@ -6,22 +6,13 @@ finds in them (frozen below), so these tests need no model; one slow test scans 
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import io
-import os
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image, ImageOps
-from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from photoclust.config import ScanSettings
 from photoclust.library import Library
-from photoclust.people import People
 from photoclust.store import Store
 from photoclust.tui.app import PhotoclustApp, make_app
 from photoclust.tui.backend import Backend
@@ -31,252 +22,25 @@ from photoclust.tui.screens.photo import PhotoScreen
 from photoclust.tui.screens.search import SearchScreen
 from photoclust.tui.screens.unknown import UnknownScreen
 from photoclust.tui.widgets.grid import FaceGrid, PeopleGrid, UnknownEntry
-from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
-
-PHOTOS = Path(__file__).resolve().parent.parent / "data" / "photos"
-SIZE = (120, 40)
+from tests.helpers import (
+    PHOTOS,
+    SIZE,
+    face_grid,
+    open_person,
+    people_grid,
+    person_named,
+    person_of,
+    press,
+    run_async,
+    settle,
+    type_text,
+)
 
 # textual-image 0.12 still calls Image.getdata (deprecated in Pillow 12, gone in 14: pinned <14).
 pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
 
-# Face boxes (x1, y1, x2, y2) that MTCNN finds in data/photos, rounded: the tests need no model.
-BOXES: dict[str, list[tuple[int, int, int, int]]] = {
-    "ben_afflek/01.jpg": [(24, 7, 117, 137)],
-    "ben_afflek/02.jpg": [(16, 12, 40, 44)],
-    "ben_afflek/03.jpg": [(16, 7, 62, 72)],
-    "ben_afflek/04.jpg": [(39, 12, 132, 152)],
-    "ben_afflek/05.jpg": [(9, 3, 59, 76)],
-    "ben_afflek/06.jpg": [(0, 0, 127, 173)],
-    "ben_afflek/07.jpg": [(24, 1, 102, 109)],
-    "biden/01.jpg": [(295, 116, 511, 415)],
-    "biden/02.jpg": [(431, 173, 878, 774)],
-    "elton_john/01.jpg": [(21, 26, 59, 76)],
-    "elton_john/02.jpg": [(27, 5, 118, 123)],
-    "elton_john/03.jpg": [(28, 0, 152, 157)],
-    "elton_john/04.jpg": [(39, 20, 101, 103)],
-    "elton_john/05.jpg": [(22, 10, 91, 107)],
-    "elton_john/06.jpg": [(26, 9, 148, 166)],
-    "elton_john/07.jpg": [(25, 9, 112, 121)],
-    "group/dlib_2008_002470.jpg": [
-        (57, 151, 97, 204),
-        (153, 167, 183, 202),
-        (184, 82, 214, 122),
-        (238, 68, 275, 114),
-        (277, 171, 324, 230),
-        (328, 47, 370, 102),
-    ],
-    "group/face_recognition_kit_with_rose.jpg": [(79, 107, 158, 210), (258, 79, 349, 199)],
-    "group/face_recognition_obama_and_biden.jpg": [
-        (609, 325, 743, 509),
-        (914, 288, 1065, 482),
-        (1311, 855, 1415, 978),
-    ],
-    "kit_harington/01.jpeg": [(686, 82, 798, 235)],
-    "kit_harington/02.jpeg": [(318, 73, 479, 282)],
-    "kit_harington/03.jpg": [(261, 148, 432, 370)],
-    "madonna/01.jpg": [(20, 0, 105, 121)],
-    "madonna/02.jpg": [(45, 12, 172, 176)],
-    "madonna/03.jpg": [(8, 0, 108, 138)],
-    "madonna/04.jpg": [(10, 7, 57, 69)],
-    "madonna/05.jpg": [(24, 3, 168, 189)],
-    "madonna/06.jpg": [(28, 3, 137, 155)],
-    "madonna/07.jpg": [(29, 13, 105, 123)],
-    "mindy_kaling/01.jpg": [(21, 2, 137, 156)],
-    "mindy_kaling/02.jpg": [(18, 8, 89, 99)],
-    "mindy_kaling/03.jpg": [(25, 6, 75, 79)],
-    "mindy_kaling/04.jpg": [(21, 7, 118, 132)],
-    "mindy_kaling/05.jpg": [(21, 3, 130, 149)],
-    "mindy_kaling/06.jpg": [(20, 5, 133, 149)],
-    "mindy_kaling/07.jpg": [(21, 0, 96, 98)],
-    "obama/01.jpg": [(374, 80, 612, 420)],
-    "obama/02.jpg": [(541, 116, 898, 626)],
-    "obama/03.jpg": [(193, 219, 473, 637)],
-    "obama/04.jpg": [(437, 170, 628, 417)],
-    "obama/05.jpg": [(105, 38, 215, 189)],
-    "rose_leslie/01.jpg": [(611, 52, 870, 394)],
-    "rose_leslie/02.jpg": [(172, 113, 415, 443)],
-}
-TAKEN = {"obama/01.jpg": "2012-12-06T15:46:01", "obama/03.jpg": "2009-09-09T20:27:09"}
-# Who the faces of the group photos are (left to right); None: nobody known.
-GROUP_IDENTITIES = {
-    "group/face_recognition_obama_and_biden.jpg": ["biden", "obama", None],
-    "group/face_recognition_kit_with_rose.jpg": ["rose_leslie", "kit_harington"],
-}
-# Identities the library starts with a name for; the others are unnamed people (as after clustering).
-NAMES = {"obama": "Barack Obama", "madonna": "Madonna", "elton_john": "Elton John", "biden": "Joe Biden"}
-HIDDEN = {"biden"}
-# Faces left unknown although their identity has a person: the library suggests that person for them.
-UNASSIGNED = {"madonna/07.jpg"}
-
-
-def thumbnail(img: Image.Image, box: tuple[int, int, int, int], size: int = 128) -> bytes:
-    """The face with some context, as the scanner stores it: a square JPEG of ``size`` pixels."""
-    side = round(max(box[2] - box[0], box[3] - box[1]) * 1.6)
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    x0, y0 = round(cx - side / 2), round(cy - side / 2)
-    square = Image.new("RGB", (side, side))
-    square.paste(img.crop((max(0, x0), max(0, y0), x0 + side, y0 + side)), (max(0, -x0), max(0, -y0)))
-    buf = io.BytesIO()
-    square.resize((size, size), Image.Resampling.LANCZOS).save(buf, format="JPEG", quality=85)
-    return buf.getvalue()
-
-
-def build_library(db_path: Path, *, people: bool = True) -> dict[str, list[int]]:
-    """A library of the photos in data/photos with their real faces; returns face ids per identity.
-
-    With ``people``, the faces of each identity form one person (as clustering would), some named,
-    Joe Biden hidden; the faces of the big group photo, the child and one of Madonna stay unknown.
-    """
-    store = Store.open(db_path)
-    rng = np.random.default_rng(7)
-    centres: dict[str, np.ndarray] = {}
-    rows = []
-    owners: list[str | None] = []
-    for rel in sorted(BOXES):
-        path = PHOTOS / rel
-        with Image.open(path) as raw:
-            img = ImageOps.exif_transpose(raw).convert("RGB")
-        boxes = BOXES[rel]
-        folder = rel.split("/")[0]
-        identities = GROUP_IDENTITIES.get(rel, [None if folder == "group" else folder] * len(boxes))
-        faces, vectors = [], []
-        for box, who in zip(boxes, identities, strict=True):
-            face = DetectedFace(tuple(float(v) for v in box), ((0.0, 0.0),) * 5, 0.999)  # type: ignore[arg-type]
-            size = float(min(box[2] - box[0], box[3] - box[1]))
-            faces.append(
-                FaceCrop(face, FaceQuality(size, 100.0, 0.0, ()), np.zeros((0,), np.uint8), thumbnail(img, box))
-            )
-            key = who or f"stranger-{len(owners)}"
-            centre = centres.setdefault(key, rng.normal(size=512))
-            vec = centre + 0.3 * rng.normal(size=512)
-            vectors.append(vec / np.linalg.norm(vec))
-            owners.append(None if rel in UNASSIGNED else who)
-        stat = path.stat()
-        info = PhotoInfo(f"sha-{rel}", img.width, img.height, TAKEN.get(rel), "JPEG")
-        entry = FileEntry(str(path), stat.st_size, stat.st_mtime_ns)
-        rows.append((AnalysedPhoto(entry, info, tuple(faces)), np.array(vectors, np.float32), "test"))
-    store.write_batch(rows, [], [])
-    face_ids = [int(r[0]) for r in store.db.execute("SELECT id FROM faces ORDER BY id").fetchall()]
-    by_identity: dict[str, list[int]] = {}
-    for fid, who in zip(face_ids, owners, strict=True):
-        by_identity.setdefault(who or "unknown", []).append(fid)
-    if people:
-        ppl = People(store)
-        groups = [ids for who, ids in sorted(by_identity.items()) if who != "unknown"]
-        ppl.apply_assignment({}, groups, kind="cluster")
-        for who, name in NAMES.items():
-            ppl.name(person_of(store, by_identity[who][0]), name)
-        for who in HIDDEN:
-            ppl.set_hidden(person_of(store, by_identity[who][0]))
-        store.db.execute("DELETE FROM ops")  # the fixture's setup is not the user's history
-    store.close()
-    return by_identity
-
-
-def person_of(store: Store, face_id: int) -> int:
-    return int(store.db.execute("SELECT person_id FROM faces WHERE id = ?", [face_id]).fetchone()[0])
-
 
 # -- fixtures and helpers ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[int]]]:
-    path = tmp_path_factory.mktemp("tui") / "template.db"
-    faces = build_library(path)
-    return path, faces
-
-
-@pytest.fixture
-def library_path(tmp_path: Path, template_db: tuple[Path, dict[str, list[int]]]) -> Path:
-    dst = tmp_path / "lib.db"
-    with Store.open(template_db[0]) as src:
-        src.db.execute("VACUUM INTO ?", [str(dst)])
-    return dst
-
-
-@pytest.fixture
-def faces(template_db: tuple[Path, dict[str, list[int]]]) -> dict[str, list[int]]:
-    return template_db[1]
-
-
-@pytest.fixture
-def app(library_path: Path) -> Iterator[PhotoclustApp]:
-    app = make_app(library_path, renderer="halfcell", scan_settings=ScanSettings(workers=1))
-    yield app
-    app.backend.close()
-
-
-@pytest.fixture
-def check(library_path: Path) -> Iterator[Library]:
-    """A second connection to the same database, to check what the app wrote."""
-    lib = Library(library_path)
-    yield lib
-    lib.close()
-
-
-def run_async(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async test with asyncio (no pytest async plugin needed); fixtures pass through."""
-
-    @functools.wraps(test)
-    def wrapper(*args: object, **kwargs: object) -> None:
-        asyncio.run(test(*args, **kwargs))  # type: ignore[arg-type]
-
-    return wrapper
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Wait until every worker is done and every message they sent is handled.
-
-    Workers hand results over with ``call_from_thread``, which returns once the app thread ran them,
-    so a finished worker's results are on screen; they may have started more workers (thumbnails).
-    """
-    app = pilot.app
-    for _ in range(100):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(w.is_running for w in app.workers):
-            return
-    raise AssertionError("workers never settled")
-
-
-async def press(pilot: Pilot[None], *keys: str) -> None:
-    for key in keys:
-        await pilot.press(key)
-        await settle(pilot)
-
-
-async def type_text(pilot: Pilot[None], text: str) -> None:
-    await pilot.press(*[("space" if c == " " else c) for c in text])
-    await settle(pilot)
-
-
-def person_named(lib: Library, name: str) -> int:
-    matches = [p.id for p in lib.list_people(include_hidden=True) if p.name == name]
-    assert len(matches) == 1, (name, matches)
-    return matches[0]
-
-
-def people_grid(app: PhotoclustApp) -> PeopleGrid:
-    return app.screen.query_one(PeopleGrid)
-
-
-def face_grid(app: PhotoclustApp) -> FaceGrid:
-    return app.screen.query_one(FaceGrid)
-
-
-async def open_person(pilot: Pilot[None], name: str) -> PersonScreen:
-    """Filter the People screen down to ``name`` and open it with Enter."""
-    app = pilot.app
-    assert isinstance(app, PhotoclustApp)
-    await settle(pilot)
-    await type_text(pilot, name)
-    grid = people_grid(app)
-    assert grid.current is not None and not isinstance(grid.current, UnknownEntry), grid.items
-    await press(pilot, "enter")
-    screen = app.screen
-    assert isinstance(screen, PersonScreen)
-    return screen
 
 
 # -- People screen ---------------------------------------------------------------------------------
@@ -650,11 +414,14 @@ async def test_scan_from_the_app(tmp_path: Path) -> None:
             await press(pilot, "escape")
             assert isinstance(app.screen, PeopleScreen)
             grid = people_grid(app)
-            assert grid.items  # the unknown faces (and the people, once clustering runs after the scan)
+            assert grid.items
     finally:
         app.backend.close()
     with Library(tmp_path / "scan.db") as lib:
         assert lib.status().photos == 4
+        # the scan was followed by a clustering run (one undoable step), as `photoclust scan` does
+        assert [e.kind for e in lib.history()] == ["cluster"]
+        assert lib.unknown_count() + sum(p.faces for p in lib.list_people(include_hidden=True)) >= 4
 
 
 @run_async
@@ -667,7 +434,11 @@ async def test_scan_progress_and_cancel_without_models(app: PhotoclustApp, tmp_p
         await type_text(pilot, str(empty))
         await press(pilot, "enter")
         assert app.last_scan is not None and app.last_scan.seen == 0
-        await press(pilot, "ctrl+x")  # nothing to cancel: a warning
+        # nothing to cancel: ctrl+x is not offered and does nothing (no message, the screen stays)
+        scan_screen, shown = app.screen, len(list(app._notifications))
+        assert scan_screen.check_action("cancel_scan", ()) is False
+        await press(pilot, "ctrl+x")
+        assert app.screen is scan_screen and len(list(app._notifications)) == shown
         await press(pilot, "escape")
         assert isinstance(app.screen, PeopleScreen)
 
@@ -681,11 +452,11 @@ def test_backend_thumbnail_cache_is_bounded(library_path: Path) -> None:
     backend.close()
 
 
-def test_cli_entry_points_exist() -> None:
+def test_the_stylesheet_the_app_names_ships_beside_it_and_styles_its_widgets() -> None:
     from photoclust.tui import app as tui_app
 
-    assert callable(tui_app.run) and callable(tui_app.make_app)
-    assert os.path.exists(Path(tui_app.__file__).with_name("photoclust.tcss"))
+    css = Path(tui_app.__file__).with_name(str(PhotoclustApp.CSS_PATH)).read_text()
+    assert all(widget in css for widget in ("PeopleGrid", "FaceGrid"))
 
 
 # -- zoom and the big picture (issue 14: faces too small to recognise in half-block mode) ----------

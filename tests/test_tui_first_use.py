@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from tests.test_tui are parameters here)
 """Pilot tests of what a first-time user hits in the TUI (issue 14): a read-only library, the Unknown
 faces keys, duplicate names, the Scan screen after an error, navigation. Same library as test_tui."""
 
@@ -15,22 +14,7 @@ from photoclust.library import Library
 from photoclust.tui.app import PhotoclustApp, make_app
 from photoclust.tui.screens.person import PersonScreen
 from photoclust.tui.screens.unknown import UnknownScreen
-from tests.test_tui import (  # noqa: F401  (fixtures)
-    SIZE,
-    app,
-    check,
-    face_grid,
-    faces,
-    library_path,
-    open_person,
-    person_named,
-    person_of,
-    press,
-    run_async,
-    settle,
-    template_db,
-    type_text,
-)
+from tests.helpers import SIZE, face_grid, open_person, person_named, person_of, press, run_async, settle, type_text
 
 pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
 

@@ -11,24 +11,9 @@ from photoclust.tui.app import PhotoclustApp
 from photoclust.tui.screens.person import PersonScreen
 from photoclust.tui.screens.photo import PhotoScreen
 from photoclust.tui.screens.unknown import UnknownScreen
-from tests.test_tui import (
-    SIZE,
-    app,
-    check,
-    face_grid,
-    faces,
-    library_path,
-    open_person,
-    person_named,
-    press,
-    run_async,
-    settle,
-    template_db,
-    type_text,
-)
+from tests.helpers import SIZE, face_grid, open_person, person_named, press, run_async, settle, type_text
 
 pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
-__all__ = ["app", "check", "faces", "library_path", "template_db"]  # the fixtures, shared with test_tui
 
 
 @run_async

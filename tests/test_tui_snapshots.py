@@ -20,7 +20,7 @@ from photoclust.config import ScanSettings
 from photoclust.library import Library
 from photoclust.store import Store
 from photoclust.tui.app import PhotoclustApp, make_app
-from tests.test_tui import SIZE, build_library, press, settle, type_text
+from tests.helpers import SIZE, build_library, press, settle, type_text
 
 pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
 

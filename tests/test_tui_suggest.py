@@ -18,8 +18,7 @@ from photoclust.tui.screens.people import PeopleScreen
 from photoclust.tui.screens.person import PersonScreen
 from photoclust.tui.screens.suggest import SuggestScreen
 from photoclust.tui.widgets.grid import FaceGrid
-from tests.test_suggest import _faces
-from tests.test_tui import SIZE, press, run_async, settle
+from tests.helpers import SIZE, press, run_async, settle, write_faces
 
 pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
 
@@ -35,7 +34,7 @@ def split_db(tmp_path: Path) -> Path:
     who = [0] * 5 + [1] * 4 + [2] * 5 + [3] * 5
     db = tmp_path / "lib.db"
     store = Store.open(db)
-    _faces(store, np.array([c[i] + rng.normal(scale=0.02, size=512) for i in who]), 0)
+    write_faces(store, np.array([c[i] + rng.normal(scale=0.02, size=512) for i in who]), 0)
     store.close()
     with Library(db) as lib:
         lib.cluster()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_scan import alive
+from tests.helpers import alive
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
 

@@ -22,7 +22,7 @@ from photoclust.config import ScanSettings
 from photoclust.library import Library
 from photoclust.store import backup_database
 from photoclust.types import iou
-from tests.test_scan import copy_sample
+from tests.helpers import copy_sample
 
 EXIFTOOL = shutil.which("exiftool")
 # Skipped on a developer machine without exiftool; in CI (where `make test` installs it) a missing exiftool fails.
@@ -426,7 +426,7 @@ def detected_library(db: Path, photo: Path, boxes: list[tuple[int, int, int, int
     """A library holding one photo with these detected faces (no model needed); returns the face ids."""
     from photoclust.store import Store
     from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
-    from tests.test_tui import thumbnail
+    from tests.helpers import thumbnail
 
     with Image.open(photo) as raw:
         img = ImageOps.exif_transpose(raw).convert("RGB")
@@ -447,7 +447,7 @@ def detected_library(db: Path, photo: Path, boxes: list[tuple[int, int, int, int
 def test_import_reads_each_photo_once_when_both_sidecar_styles_exist(tmp_path: Path, photos_dir: Path) -> None:
     # photo.jpg.xmp (digiKam) and photo.xmp (Lightroom) for the same photo, saying the same thing: the
     # report once said "4 named face regions, 4 matched" for its 2 faces
-    from tests.test_tui import BOXES
+    from tests.helpers import BOXES
 
     rel = "group/face_recognition_kit_with_rose.jpg"
     photo = tmp_path / "Photos" / "kit_with_rose.jpg"

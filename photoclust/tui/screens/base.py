@@ -6,15 +6,18 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
+from textual import on
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from photoclust.errors import PhotoclustError
+from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+from photoclust.types import Face
 
 if TYPE_CHECKING:
     from photoclust.tui.app import PhotoclustApp
-    from photoclust.tui.widgets.grid import FaceGrid
 
 R = TypeVar("R")
 
@@ -89,6 +92,20 @@ def short_date(taken_at: str | None) -> str:
     return taken_at.replace("T", " ")[:16]
 
 
+def face_line(face: Face | None, selected: int) -> str:
+    """The one-line description of the face under the cursor."""
+    if face is None:
+        return "No faces."
+    parts = [short_path(face.path), short_date(face.taken_at), f"face #{face.id}"]
+    if face.confirmed:
+        parts.append("confirmed")
+    if face.flags:
+        parts.append("flags: " + ", ".join(face.flags))
+    if selected:
+        parts.append(f"{selected} selected")
+    return " · ".join(parts)
+
+
 class FaceGridScreen(DataScreen):
     """A data screen built around a grid of faces (a person's, or the unknown ones): the actions that
     work the same on both. Each applies to the selection, or to the face under the cursor."""
@@ -129,9 +146,21 @@ class FaceGridScreen(DataScreen):
             self.show_preview()
 
     def _grid(self) -> FaceGrid:
-        from photoclust.tui.widgets.grid import FaceGrid
-
         return self.query_one(FaceGrid)
+
+    def _info(self) -> None:
+        grid = self._grid()
+        self.query_one("#face-info", Static).update(face_line(grid.current, len(grid.selected)))
+        self.show_preview()
+
+    @on(VirtualGrid.Highlighted)
+    @on(VirtualGrid.SelectionChanged)
+    def _moved(self) -> None:
+        self._info()
+
+    @on(VirtualGrid.Activated)
+    def _activated(self, event: VirtualGrid.Activated) -> None:
+        self.papp.open_photo(event.item.photo_id)
 
     def _targets(self) -> list[int]:
         faces = self._grid().targets()

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
 
 from photoclust.errors import NotFound, PhotoclustError
-from photoclust.tui.screens.base import FaceGridScreen, short_date, short_path
-from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+from photoclust.tui.screens.base import FaceGridScreen
+from photoclust.tui.widgets.grid import FaceGrid
 from photoclust.tui.widgets.preview import FacePreview
 from photoclust.types import Face, Person
-
-
-def face_line(face: Face | None, selected: int) -> str:
-    """The one-line description of the face under the cursor."""
-    if face is None:
-        return "No faces."
-    parts = [short_path(face.path), short_date(face.taken_at), f"face #{face.id}"]
-    if face.confirmed:
-        parts.append("confirmed")
-    if face.flags:
-        parts.append("flags: " + ", ".join(face.flags))
-    if selected:
-        parts.append(f"{selected} selected")
-    return " · ".join(parts)
 
 
 class PersonScreen(FaceGridScreen):
@@ -98,20 +83,6 @@ class PersonScreen(FaceGridScreen):
             "   (space: select · Enter: photo · ?: all keys)"
         )
         self._info()
-
-    def _info(self) -> None:
-        grid = self.query_one(FaceGrid)
-        self.query_one("#face-info", Static).update(face_line(grid.current, len(grid.selected)))
-        self.show_preview()
-
-    @on(VirtualGrid.Highlighted)
-    @on(VirtualGrid.SelectionChanged)
-    def _moved(self) -> None:
-        self._info()
-
-    @on(VirtualGrid.Activated)
-    def _activated(self, event: VirtualGrid.Activated) -> None:
-        self.papp.open_photo(event.item.photo_id)
 
     # -- actions --------------------------------------------------------------------------------
     def _faces(self) -> list[int]:

@@ -17,8 +17,7 @@ from textual.widgets.option_list import Option
 
 from photoclust.tui.backend import UnknownGroup
 from photoclust.tui.screens.base import FaceGridScreen
-from photoclust.tui.screens.person import face_line
-from photoclust.tui.widgets.grid import FaceGrid, VirtualGrid
+from photoclust.tui.widgets.grid import FaceGrid
 from photoclust.tui.widgets.preview import FacePreview
 from photoclust.types import Face, Person
 
@@ -93,11 +92,6 @@ class UnknownScreen(FaceGridScreen):
             question.update("Who is this?  s: new person · v: move to someone · x: not a face")
         self._info()
 
-    def _info(self) -> None:
-        grid = self.query_one(FaceGrid)
-        self.query_one("#face-info", Static).update(face_line(grid.current, len(grid.selected)))
-        self.show_preview()
-
     @on(OptionList.OptionHighlighted, "#groups")
     def _group_changed(self) -> None:
         self._show_group()
@@ -105,15 +99,6 @@ class UnknownScreen(FaceGridScreen):
     @on(OptionList.OptionSelected, "#groups")
     def _group_chosen(self) -> None:
         self.query_one(FaceGrid).focus()
-
-    @on(VirtualGrid.Highlighted)
-    @on(VirtualGrid.SelectionChanged)
-    def _moved(self) -> None:
-        self._info()
-
-    @on(VirtualGrid.Activated)
-    def _activated(self, event: VirtualGrid.Activated) -> None:
-        self.papp.open_photo(event.item.photo_id)
 
     # -- actions --------------------------------------------------------------------------------
     def _faces(self) -> list[int]:

@@ -49,7 +49,8 @@ class FacePreview(Vertical):
         width = max(2, min(size.width, 2 * (size.height - 2)))
         width -= width % 2
         picture = self.query_one(".preview-picture")
-        if (picture.styles.width, picture.styles.height) != (width, width // 2):
+        now = tuple(s.cells if s is not None else None for s in (picture.styles.width, picture.styles.height))
+        if now != (width, width // 2):  # set only on a change: each change lays the screen out again
             picture.styles.width, picture.styles.height = width, width // 2
 
     def show_face(self, face: Face | None, caption: str) -> None:
