@@ -298,20 +298,29 @@ def alive(pids: set[int]) -> set[int]:
     return {p for p in pids if proc_state(p) not in (None, "Z", "X")}
 
 
-def write_faces(store: Store, vectors: np.ndarray, start: int) -> None:
-    """One photo per vector, one face each."""
+def write_photos(store: Store, photos: list[np.ndarray], start: int) -> None:
+    """Synthetic photos /p/<start + k>.jpg, one per matrix of ``photos``: a face per row (embedding, made
+    unit length), side by side, all of good quality."""
     rows = []
-    for k, v in enumerate(vectors):
-        face = FaceCrop(
-            DetectedFace((10.0, 10.0, 90.0, 90.0), ((0.0, 0.0),) * 5, 0.999),
-            FaceQuality(80.0, 100.0, 0.0, ()),
-            np.zeros((0,), np.uint8),
-            b"thumb",
+    for k, vectors in enumerate(photos):
+        faces = tuple(
+            FaceCrop(
+                DetectedFace((100.0 * j + 10, 10.0, 100.0 * j + 90, 90.0), ((0.0, 0.0),) * 5, 0.999),
+                FaceQuality(80.0, 100.0, 0.0, ()),
+                np.zeros((0,), np.uint8),
+                b"thumb",
+            )
+            for j in range(len(vectors))
         )
         info = PhotoInfo(f"sha-{start + k}", 640, 480, None, "JPEG")
-        emb = (v / np.linalg.norm(v)).astype(np.float32)[None, :]
-        rows.append((AnalysedPhoto(FileEntry(f"/p/{start + k}.jpg", 1, 1), info, (face,)), emb, "m"))
+        emb = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        rows.append((AnalysedPhoto(FileEntry(f"/p/{start + k}.jpg", 1, 1), info, faces), emb, "m"))
     store.write_batch(rows, [], [])
+
+
+def write_faces(store: Store, vectors: np.ndarray, start: int) -> None:
+    """One photo per vector, one face each."""
+    write_photos(store, [v[None, :] for v in vectors], start)
 
 
 def huge_png_header(width: int, height: int) -> bytes:

@@ -18,32 +18,20 @@ from hypothesis import strategies as st
 from photoclust.errors import PhotoclustError
 from photoclust.people import People, recluster
 from photoclust.store import Store
-from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
-from tests.helpers import snapshot
+from tests.helpers import snapshot, write_faces, write_photos
 
 
 def build(store: Store, seed: int) -> None:
+    """24 photos of 4 synthetic people, one or two faces each."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(4, 512))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    rows = []
+    photos = []
     for i in range(24):
         n = 2 if i % 5 == 0 else 1
         who = rng.choice(4, size=n, replace=False)
-        emb = centres[who] + rng.normal(scale=0.025, size=(n, 512))
-        emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
-        faces = tuple(
-            FaceCrop(
-                DetectedFace((60.0 * j, 0.0, 60.0 * j + 50, 50.0), ((0.0, 0.0),) * 5, 0.999),
-                FaceQuality(50.0, 100.0, 0.0, ()),
-                np.zeros((0,), np.uint8),
-                b"t",
-            )
-            for j in range(n)
-        )
-        info = PhotoInfo(f"sha{i}", 640, 480, None, "JPEG")
-        rows.append((AnalysedPhoto(FileEntry(f"/p/{i}.jpg", 1, 1), info, faces), emb, "m"))
-    store.write_batch(rows, [], [])
+        photos.append(centres[who] + rng.normal(scale=0.025, size=(n, 512)))
+    write_photos(store, photos, 0)
 
 
 def decisions(store: Store) -> dict[str, Any]:
@@ -219,19 +207,7 @@ def test_unknown_faces_are_grouped_by_person(tmp_path: Path) -> None:
 
 
 def _add(store: Store, centres: np.ndarray, who: list[int], start: int, rng: np.random.Generator) -> None:
-    rows = []
-    for k, i in enumerate(who):
-        emb = centres[i] + rng.normal(scale=0.025, size=512)
-        emb = (emb / np.linalg.norm(emb))[None, :].astype(np.float32)
-        face = FaceCrop(
-            DetectedFace((0.0, 0.0, 50.0, 50.0), ((0.0, 0.0),) * 5, 0.999),
-            FaceQuality(50.0, 100.0, 0.0, ()),
-            np.zeros((0,), np.uint8),
-            b"t",
-        )
-        info = PhotoInfo(f"sha-{start + k}", 640, 480, None, "JPEG")
-        rows.append((AnalysedPhoto(FileEntry(f"/p/{start + k}.jpg", 1, 1), info, (face,)), emb, "m"))
-    store.write_batch(rows, [], [])
+    write_faces(store, np.array([centres[i] + rng.normal(scale=0.025, size=512) for i in who]), start)
 
 
 @pytest.mark.parametrize("local", [False, True])
