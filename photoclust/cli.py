@@ -704,7 +704,7 @@ def export(
         json.dump(rows, buf, indent=2, ensure_ascii=False)
         buf.write("\n")
     else:
-        fields = ["path", "x1", "y1", "x2", "y2", "person_id", "person_name", "confirmed"]
+        fields = ["path", "x1", "y1", "x2", "y2", "person_id", "person_name", "confirmed", "time"]
         w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         w.writeheader()
         for r in rows:
@@ -773,7 +773,7 @@ def _export_xmp(db: str | None, style: SidecarStyle, confirmed_only: bool, as_js
 @_db_option
 @_errors_to_click
 def search_cmd(names: tuple[str, ...], all_: bool, any_: bool, only: bool, as_json: bool, db: str | None) -> None:
-    """Find photos by the people in them: one file path per line.
+    """Find photos and videos by the people in them: one file path per line (a video: "clip.mp4 @ 0:42").
 
     With --only, unknown faces that the quality gates flagged (tiny, blurry, turned away) do not count
     as somebody else; any other face does. Example: photoclust search Ann Bob --only | xargs feh
@@ -786,10 +786,10 @@ def search_cmd(names: tuple[str, ...], all_: bool, any_: bool, only: bool, as_js
     with _library(db) as lib:
         rows = lib.search(list(names), mode)
     if as_json:
-        _echo_json([{"photo_id": pid, "path": path} for pid, path in rows])
+        _echo_json([{"photo_id": hit.photo_id, "path": hit.path, "time": hit.time} for hit in rows])
         return
-    for _pid, path in rows:
-        click.echo(path)
+    for hit in rows:
+        click.echo(hit.where)
     if not rows:
         click.echo("No photo matches.", err=True)
 
@@ -825,10 +825,11 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
                         "flags": list(f.flags),
                         "probability": round(f.probability, 4),
                         "taken_at": f.taken_at,
+                        "time": f.video_time,
                     }
                     for f in faces
                 ],
-                "photos": [{"photo_id": ph, "path": path} for ph, path in photos],
+                "photos": [{"photo_id": h.photo_id, "path": h.path, "time": h.time} for h in photos],
             }
         )
         return
@@ -843,7 +844,7 @@ def person_cmd(person: str, as_json: bool, db: str | None) -> None:
         box = ",".join(str(round(v)) for v in f.box)
         state = "confirmed" if f.confirmed else "suggested"
         flags = f"  [{', '.join(f.flags)}]" if f.flags else ""
-        click.echo(f"  face {f.id:<6} {state:<9} {f.taken_at or '':<19}  {f.path}  ({box}){flags}")
+        click.echo(f"  face {f.id:<6} {state:<9} {f.taken_at or '':<19}  {f.where}  ({box}){flags}")
 
 
 @cli.command("import-xmp")

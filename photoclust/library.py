@@ -27,7 +27,7 @@ from photoclust.people import (
 )
 from photoclust.progress import Progress
 from photoclust.store import LibraryStatus, Store, backup_database
-from photoclust.types import Face, Person, ScanReport
+from photoclust.types import Face, Person, ScanReport, SearchHit
 
 if TYPE_CHECKING:
     from photoclust.interop import XmpExportReport, XmpImportReport
@@ -179,6 +179,11 @@ class Library:
         """Every live face of one photo with its person's name (or None)."""
         return [(self.people.face(fid), name) for fid, name in self.store.people.photo_faces(photo_id)]
 
+    def faces_in_file(self, path: str | os.PathLike[str]) -> list[Face]:
+        """Every live face of the photo or video at ``path`` (as indexed), left to right; [] when unknown."""
+        photo_id = self.store.photos.photo_of_path(os.path.abspath(os.fspath(path)))
+        return [] if photo_id is None else [face for face, _name in self.photo_faces(photo_id)]
+
     def photo_path(self, photo_id: int) -> str:
         path = self.store.photos.known_path(photo_id)
         if path is None:
@@ -260,8 +265,9 @@ class Library:
                 "person_id": pid,
                 "person_name": name,
                 "confirmed": conf,
+                "time": t,
             }
-            for path, box, pid, name, conf in self.store.faces.export_rows()
+            for path, box, pid, name, conf, t in self.store.faces.export_rows()
         ]
 
     # -- search, XMP, verify / identify / enrol -------------------------------------------------
@@ -279,8 +285,9 @@ class Library:
         counts = self.store.people.face_counts(ids)
         return max(ids, key=lambda i: (counts.get(i, 0), -i))
 
-    def search(self, names: list[str], mode: Literal["all", "any", "only"] = "all") -> list[tuple[int, str]]:
-        """(photo id, path of a present file) of the photos with all / any / only these people, oldest first.
+    def search(self, names: list[str], mode: Literal["all", "any", "only"] = "all") -> list[SearchHit]:
+        """(photo id, path of a present file, video time) of the photos and videos with all / any / only
+        these people, oldest first.
 
         A name stands for every person of that name; unknown names raise NotFound with suggestions. See
         :mod:`photoclust.search` for how ``only`` treats unknown faces.
@@ -290,8 +297,8 @@ class Library:
         groups = [search.resolve(self.store.people, n) for n in names]
         return search.photos(self.store.photos, groups, mode)
 
-    def person_photos(self, person_id: int) -> list[tuple[int, str]]:
-        """(photo id, path) of every photo of one person, oldest first."""
+    def person_photos(self, person_id: int) -> list[SearchHit]:
+        """Every photo and video of one person, oldest first (videos with the person's time)."""
         from photoclust import search
 
         self.people.get(person_id)

@@ -25,11 +25,21 @@ import numpy as np
 
 from photoclust import crawl
 from photoclust.config import CROP_SIZE, DETECT_LONG_SIDE, ScanSettings, default_workers
+from photoclust.crawl import video
 from photoclust.errors import ImageError
 from photoclust.progress import NullProgress, Progress
 from photoclust.store import Store
 from photoclust.store.photos import HashLookup
-from photoclust.types import EMBEDDING_DIM, AnalysedPhoto, DetectedFace, FaceCrop, FailedPhoto, FileEntry, ScanReport
+from photoclust.types import (
+    EMBEDDING_DIM,
+    AnalysedPhoto,
+    DetectedFace,
+    FaceCrop,
+    FailedPhoto,
+    FileEntry,
+    PhotoInfo,
+    ScanReport,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class PhotoAnalyser:
         self._known = HashLookup(db_path)
 
     def __call__(self, entry: FileEntry) -> WorkResult:
+        if video.is_video(entry.path):
+            return self._video(entry)
         try:
             raw = crawl.read_file(entry)
         except ImageError as exc:
@@ -89,6 +101,53 @@ class PhotoAnalyser:
         if embeddings is not None:
             photo = replace(photo, faces=tuple(replace(f, crop=_EMPTY) for f in photo.faces))
         return Analysed(photo, embeddings)
+
+    def _video(self, entry: FileEntry) -> WorkResult:
+        try:
+            sha = video.sha256_of(entry.path)
+        except OSError as exc:
+            return FailedPhoto(entry, crawl.os_reason(exc))
+        if self._known(sha):
+            return Linked(entry, sha)
+        try:
+            photo, embeddings = self.analyse_video(entry, sha)
+        except ImageError as exc:
+            return FailedPhoto(entry, str(exc), sha)
+        if embeddings is not None:
+            photo = replace(photo, faces=tuple(replace(f, crop=_EMPTY) for f in photo.faces))
+        return Analysed(photo, embeddings)
+
+    def analyse_video(self, entry: FileEntry, sha256: str) -> tuple[AnalysedPhoto, np.ndarray | None]:
+        """Faces of a video: detect in the sampled frames, track, keep each track's best frames
+        (detect/track.py). With an embedder, the frames' faces are embedded here (tracking uses them);
+        without one (the parent embeds), tracks link by box overlap and the parent embeds the best crop."""
+        from photoclust.detect import analyse_faces
+        from photoclust.detect.track import best_of, link
+
+        meta = video.probe(entry.path)
+        sampled: list[tuple[float, list[FaceCrop], list[np.ndarray | None]]] = []
+        w, h = meta.width, meta.height
+        for frame in video.frames(entry.path):
+            w, h = frame.image.size  # upright (a phone's portrait clip is stored sideways)
+            small, s_small = crawl.resized(frame.image, DETECT_LONG_SIDE)
+            dets = self.detector.detect(small)
+            crops = analyse_faces(frame.image, [_scaled(d, s_small) for d in dets]) if dets else []
+            embs: list[np.ndarray | None] = [None] * len(crops)
+            if crops and self.embedder is not None:
+                embs = list(self.embedder.embed(np.stack([c.crop for c in crops]).astype(np.uint8)))
+            sampled.append((frame.time, crops, embs))
+        faces = [best_of(track) for track in link(sampled)]
+        info = PhotoInfo(sha256, w, h, meta.created, meta.codec, duration=meta.duration)
+        photo = AnalysedPhoto(entry, info, tuple(f.face for f in faces))
+        if self.embedder is None:
+            return photo, None
+        embeddings = [f.embedding for f in faces]
+        if any(e is None for e in embeddings):  # unreachable: every sighting was embedded
+            raise ImageError("internal error: a video face without an embedding")
+        matrix = (
+            np.stack([e for e in embeddings if e is not None]) if faces else np.zeros((0, EMBEDDING_DIM), np.float32)
+        )
+        return photo, matrix.astype(np.float32)
 
     def analyse(self, entry: FileEntry, raw: crawl.RawPhoto) -> AnalysedPhoto:
         from photoclust.detect import analyse_faces

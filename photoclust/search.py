@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from photoclust.errors import NotFound
 from photoclust.store.people import PeopleTables
 from photoclust.store.photos import PhotoTables, SearchMode
+from photoclust.types import SearchHit
 
 Mode = SearchMode
 MODES: tuple[Mode, ...] = ("all", "any", "only")
@@ -86,8 +87,8 @@ def resolve(tables: PeopleTables, ref: str) -> list[int]:
     raise not_found(ref, [n for _i, n in named + aliases])
 
 
-def photos(tables: PhotoTables, groups: Sequence[Sequence[int]], mode: Mode = "all") -> list[tuple[int, str]]:
-    """(photo id, path) of the photos that match; ``groups``: the person ids of each name asked for."""
+def photos(tables: PhotoTables, groups: Sequence[Sequence[int]], mode: Mode = "all") -> list[SearchHit]:
+    """The photos (and videos, with the time) that match; ``groups``: the person ids of each name asked for."""
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
     groups = [list(dict.fromkeys(g)) for g in groups if g]

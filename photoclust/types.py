@@ -6,6 +6,7 @@ Coordinates are pixels of the *oriented* photo (EXIF orientation applied), full 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,6 +59,15 @@ class FaceQuality:
 
 
 @dataclass(frozen=True)
+class VideoSpan:
+    """When a face of a video is on screen (its track), in seconds from the start, and its best frame."""
+
+    start: float
+    end: float
+    best: float
+
+
+@dataclass(frozen=True)
 class FaceCrop:
     """A detected face ready to embed: its 160x160 RGB crop and a small JPEG thumbnail."""
 
@@ -65,6 +75,7 @@ class FaceCrop:
     quality: FaceQuality
     crop: np.ndarray = field(repr=False)  # uint8, (160, 160, 3), RGB
     thumbnail: bytes = field(repr=False)  # JPEG
+    span: VideoSpan | None = None  # a face of a video: its track (the box is in the best frame)
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class PhotoInfo:
     height: int
     taken_at: str | None  # ISO 8601 from EXIF DateTimeOriginal, when present
     format: str
+    duration: float | None = None  # a video: its length in seconds (``format`` is its codec)
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,31 @@ class Face:
     confirmed: bool
     flags: tuple[str, ...] = ()
     taken_at: str | None = None
+    video_time: float | None = None  # a face of a video: seconds from the start to its best frame
+
+    @property
+    def where(self) -> str:
+        """Where to look: the path, and for a video the time of the face ("clip.mp4 @ 0:42")."""
+        return self.path if self.video_time is None else f"{self.path} @ {clock(self.video_time)}"
+
+
+class SearchHit(NamedTuple):
+    """A photo (or video) found by the people in it; ``time``: for a video, when the first of them shows."""
+
+    photo_id: int
+    path: str
+    time: float | None = None
+
+    @property
+    def where(self) -> str:
+        return self.path if self.time is None else f"{self.path} @ {clock(self.time)}"
+
+
+def clock(seconds: float) -> str:
+    """0:42, 12:05, 1:02:03."""
+    s = max(0, int(seconds))
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
 
 @dataclass(frozen=True)

@@ -331,3 +331,53 @@ def huge_png_header(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
+
+
+# -- generated videos (PyAV) from the real photos ------------------------------------------------
+
+
+def head(rel: str, side: int = 200) -> Image.Image:
+    """The face of data/photos/``rel`` (its first frozen box) with some context, ``side`` px square."""
+    x1, y1, x2, y2 = BOXES[rel][0]
+    cx, cy, s = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * 1.8
+    with Image.open(PHOTOS / rel) as raw:
+        img = ImageOps.exif_transpose(raw).convert("RGB")
+    box = (int(cx - s / 2), int(cy - s / 2), int(cx + s / 2), int(cy + s / 2))
+    return img.crop(box).resize((side, side))
+
+
+def frames_of(*scenes: tuple[float, list[tuple[str, int]]], size: tuple[int, int] = (480, 360), fps: int = 10,
+              pan: int = 0) -> list[Image.Image]:  # fmt: skip
+    """Frames of ``scenes``: (seconds, [(photo, x)]) each; the heads are placed at x (drifting ``pan`` px
+    over a scene) on a plain background; an empty list is a scene with nobody."""
+    out = []
+    for seconds, people in scenes:
+        heads = [(head(rel), x) for rel, x in people]
+        n = int(seconds * fps)
+        for i in range(n):
+            canvas = Image.new("RGB", size, (40, 60, 80))
+            for h, x in heads:
+                canvas.paste(h, (int(x + pan * i / max(n, 1)), 80))
+            out.append(canvas)
+    return out
+
+
+def make_clip(path: Path, frames: list[Image.Image], fps: int = 10, rotation: int = 0) -> Path:
+    """Encode ``frames`` as an H.264 MP4; ``rotation``: the display rotation a phone writes (the frames are
+    stored turned the other way, as a phone's sensor gives them)."""
+    import av
+
+    if rotation:
+        frames = [f.rotate(-rotation, expand=True) for f in frames]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames[0].size
+        stream.pix_fmt = "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_image(img)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path

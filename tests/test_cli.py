@@ -98,7 +98,7 @@ def test_scan_cluster_name_merge_undo_export(tmp_path: Path, photos_dir: Path) -
     out = tmp_path / "faces.csv"
     assert run("export", "--format", "csv", "--out", str(out), "--db", db).returncode == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(rows[0]) == ["path", "x1", "y1", "x2", "y2", "person_id", "person_name", "confirmed"]
+    assert list(rows[0]) == ["path", "x1", "y1", "x2", "y2", "person_id", "person_name", "confirmed", "time"]
     assert all(Path(r["path"]).is_absolute() and Path(r["path"]).exists() for r in rows)
     assert any(r["person_name"] == "Barack" for r in rows)
     assert all(r["person_name"] == "" and r["confirmed"] == "0" for r in rows if r["person_id"] == "")

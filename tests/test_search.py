@@ -16,7 +16,7 @@ from photoclust.errors import NotFound
 from photoclust.library import Library
 from photoclust.search import suggest
 from photoclust.store import Store, backup_database, blob_to_vector
-from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo
+from photoclust.types import AnalysedPhoto, DetectedFace, FaceCrop, FaceQuality, FileEntry, PhotoInfo, SearchHit
 
 SAMPLE = [
     "obama/01.jpg",
@@ -87,7 +87,7 @@ def _photo_id(lib: Library, path: str) -> int:
 def _found(lib: Library, names: list[str], mode: str) -> set[str]:
     rows = lib.search(names, mode)  # type: ignore[arg-type]
     assert len(rows) == len({p for p, _ in rows}), "a photo came back twice"
-    return {path for _pid, path in rows}
+    return {hit.path for hit in rows}
 
 
 @pytest.mark.slow
@@ -110,7 +110,7 @@ def test_all_any_only_on_a_real_library(library: tuple[Path, dict[str, str], dic
         # the child's face in the Obama-and-Biden photo is unknown and of good quality: somebody else
         assert _found(lib, ["Barack Obama", "Joe Biden"], "only") == set()
         rows = lib.search(["Barack Obama"], "all")
-        assert all(Path(path).is_absolute() and Path(path).exists() for _pid, path in rows)
+        assert all(Path(path).is_absolute() and Path(path).exists() for _pid, path, _time in rows)
         assert all(isinstance(pid, int) for pid, _path in rows)
 
 
@@ -202,8 +202,8 @@ def synth(tmp_path: Path) -> Library:
     lib.close()
 
 
-def paths(rows: list[tuple[int, str]]) -> list[str]:
-    return [p for _i, p in rows]
+def paths(rows: list[SearchHit]) -> list[str]:
+    return [hit.path for hit in rows]
 
 
 def test_only_ignores_flagged_unknown_faces_but_not_good_ones(synth: Library) -> None:

@@ -21,10 +21,13 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoclust.config import MAX_PIXELS
+from photoclust.crawl.video import VIDEO_EXTENSIONS, is_video
+from photoclust.crawl.video import frame_at as video_frame_at
 from photoclust.errors import ImageError
 from photoclust.types import FileEntry, PhotoInfo
 
@@ -35,6 +38,11 @@ IMAGE_EXTENSIONS = frozenset(
 JUNK_NAMES = frozenset(
     {".thumbnails", "@eaDir", "#recycle", "#snapshot", "$RECYCLE.BIN", "System Volume Information", "__MACOSX",
      "lost+found", ".Trash", ".Trashes", ".Spotlight-V100", ".fseventsd", "Thumbs.db", ".DS_Store", "desktop.ini"}
+)  # fmt: skip
+# Camera RAW files, read with LibRaw (rawpy); most are TIFF inside, so they are told apart by their name.
+RAW_EXTENSIONS = frozenset(
+    {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".rwl",
+     ".pef", ".srw", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".x3f", ".iiq"}
 )  # fmt: skip
 # Magic numbers for files with no extension (camera dumps, some phone exports).
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
@@ -68,13 +76,13 @@ def _looks_like_image(path: str) -> bool:
 
 
 def is_candidate(name: str, path: str | None = None) -> bool:
-    """A file worth opening: an image extension, or no extension and image magic bytes."""
+    """A file worth opening: a photo, RAW or video extension, or no extension and image or video magic."""
     if name in JUNK_NAMES or name.startswith("._"):
         return False
     ext = os.path.splitext(name)[1].lower()
-    if ext in IMAGE_EXTENSIONS:
+    if ext in IMAGE_EXTENSIONS or ext in RAW_EXTENSIONS or ext in VIDEO_EXTENSIONS:
         return True
-    return ext == "" and path is not None and _looks_like_image(path)
+    return ext == "" and path is not None and (_looks_like_image(path) or is_video(path))
 
 
 def walk(
@@ -97,7 +105,7 @@ def walk(
         try:
             st = os.stat(top)
         except OSError as exc:
-            report(top, _os_reason(exc))
+            report(top, os_reason(exc))
             continue
         if stat.S_ISREG(st.st_mode):
             if top not in seen_files:
@@ -110,7 +118,7 @@ def walk(
             try:
                 fst = os.stat(folder)
             except OSError as exc:
-                report(folder, _os_reason(exc))
+                report(folder, os_reason(exc))
                 continue
             key = (fst.st_dev, fst.st_ino)
             if key in seen_dirs:
@@ -120,7 +128,7 @@ def walk(
                 with os.scandir(folder) as it:
                     entries = sorted(it, key=lambda e: e.name)
             except OSError as exc:
-                report(folder, _os_reason(exc))
+                report(folder, os_reason(exc))
                 continue
             subdirs = []
             for entry in entries:
@@ -137,7 +145,7 @@ def walk(
                         continue
                     est = entry.stat(follow_symlinks=True)
                 except OSError as exc:
-                    report(entry.path, _os_reason(exc))
+                    report(entry.path, os_reason(exc))
                     continue
                 if entry.path in seen_files:
                     continue
@@ -146,7 +154,7 @@ def walk(
             stack.extend(reversed(subdirs))
 
 
-def _os_reason(exc: OSError) -> str:
+def os_reason(exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, FileNotFoundError):
@@ -160,6 +168,11 @@ def _os_reason(exc: OSError) -> str:
 class RawPhoto:
     data: bytes
     sha256: str
+    name: str = ""  # the file's name: RAW formats are told apart by it
+
+
+def is_raw(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in RAW_EXTENSIONS
 
 
 def read_file(entry: FileEntry) -> RawPhoto:
@@ -170,10 +183,10 @@ def read_file(entry: FileEntry) -> RawPhoto:
         with open(entry.path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise ImageError(_os_reason(exc)) from exc
+        raise ImageError(os_reason(exc)) from exc
     if not data:
         raise ImageError("empty file (0 bytes)")
-    return RawPhoto(data, hashlib.sha256(data).hexdigest())
+    return RawPhoto(data, hashlib.sha256(data).hexdigest(), os.path.basename(entry.path))
 
 
 @dataclass(frozen=True)
@@ -229,6 +242,8 @@ def decode(raw: RawPhoto, max_long_side: int | None = None, max_pixels: int = MA
     formats are decoded in full. The result's ``scale`` maps its pixels back to full resolution.
     Raises :class:`ImageError` with a one-line reason for anything that is not a readable photo.
     """
+    if is_raw(raw.name):
+        return decode_raw(raw, max_long_side)
     _register_heif()
     try:
         with warnings.catch_warnings():
@@ -268,6 +283,62 @@ def decode(raw: RawPhoto, max_long_side: int | None = None, max_pixels: int = MA
     return Decoded(image=out, scale=scale, info=info)
 
 
+def decode_raw(raw: RawPhoto, max_long_side: int | None = None) -> Decoded:
+    """A camera RAW file, upright, through LibRaw (rawpy).
+
+    Coordinates are those of the developed image (what LibRaw's development gives, turned upright), so
+    boxes and XMP regions line up with what a RAW editor shows. The embedded JPEG preview is the fast
+    path when it shows the whole frame (same aspect) at least as large as needed; otherwise the RAW is
+    developed, at half size when that is still larger than needed.
+    """
+    import rawpy
+
+    try:
+        with rawpy.imread(io.BytesIO(raw.data)) as r:
+            flip = int(r.sizes.flip)  # LibRaw: 3 = 180, 5 = 90 counter-clockwise, 6 = 90 clockwise
+            full_w, full_h = int(r.sizes.width), int(r.sizes.height)
+            if flip in (5, 6):
+                full_w, full_h = full_h, full_w
+            need = min(max(full_w, full_h), max_long_side or max(full_w, full_h))
+            img = _raw_preview(r, flip, full_w, full_h, need)
+            if img is None:
+                half = bool(max_long_side) and max(full_w, full_h) >= 2 * need
+                img = Image.fromarray(r.postprocess(use_camera_wb=True, half_size=half, output_bps=8))
+    except rawpy.LibRawError as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"corrupt or unsupported RAW file: {text}") from exc
+    except MemoryError as exc:
+        raise ImageError("RAW file too large to decode in memory") from exc
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    info = PhotoInfo(sha256=raw.sha256, width=full_w, height=full_h, taken_at=None, format="RAW")
+    return Decoded(image=img, scale=full_w / img.size[0], info=info)
+
+
+def _raw_preview(r: Any, flip: int, full_w: int, full_h: int, need: int) -> Image.Image | None:
+    """The RAW's embedded JPEG preview, upright, when it shows the whole frame at ``need`` px or more."""
+    import rawpy
+
+    try:
+        thumb = r.extract_thumb()
+    except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+        return None
+    if thumb.format != rawpy.ThumbFormat.JPEG:
+        return None
+    try:
+        img: Image.Image = Image.open(io.BytesIO(thumb.data))
+        img.load()
+    except (OSError, SyntaxError, ValueError):
+        return None
+    turn = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}.get(flip)
+    if turn is not None:
+        img = img.transpose(turn)  # previews are stored like the sensor: turn them as the RAW is turned
+    w, h = img.size
+    if max(w, h) < need or abs(w / h - full_w / full_h) > 0.02:
+        return None
+    return img.convert("RGB")
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
@@ -291,3 +362,32 @@ def resized(img: Image.Image, long_side: int) -> tuple[Image.Image, float]:
     k = long_side / max(w, h)
     small = img.resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return small, w / small.size[0]
+
+
+def display_image(path: str, max_side: int, at: float | None = None) -> tuple[Image.Image, float]:
+    """A photo, RAW photo or video frame (at ``at`` seconds) as an upright RGB image of about ``max_side``
+    pixels, and the factor from the coordinates faces are stored in (full-resolution, upright) to its
+    pixels. Raises :class:`ImageError`."""
+    w0: float
+    if is_video(path):
+        img = video_frame_at(path, at or 0.0)
+        w0 = img.width
+    elif is_raw(os.path.basename(path)):
+        entry = FileEntry(path, 1, 0)
+        decoded = decode(read_file(entry), max_long_side=max_side)
+        img, w0 = decoded.image, decoded.info.width
+    else:
+        _register_heif()
+        try:
+            with Image.open(path) as raw:
+                stored_w = raw.width
+                raw.draft("RGB", (max_side, max_side))
+                k = raw.width / stored_w
+                img = ImageOps.exif_transpose(raw).convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise ImageError(f"cannot read {path}: {exc}") from exc
+        w0 = img.width / k
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    img.thumbnail((max_side, max_side))
+    return img, img.width / w0

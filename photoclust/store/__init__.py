@@ -221,11 +221,28 @@ def _m0006_different_people(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("0008_video")
+def _m0008_video(db: sqlite_utils.Database) -> None:
+    # A video is a photo row (its content hash, the upright frame size) plus its duration; each face of
+    # a video is a track of sampled frames (crawl/video.py, detect/track.py): when it is on screen, and
+    # the time of its best frame (the face's box, thumbnail and embedding come from the best frames).
+    db.executescript(_VIDEO_TABLES)
+
+
+_VIDEO_TABLES = """
+    CREATE {temp} TABLE videos (photo_id INTEGER PRIMARY KEY, duration REAL NOT NULL, codec TEXT);
+    CREATE {temp} TABLE video_faces (face_id INTEGER PRIMARY KEY, start REAL NOT NULL, end REAL NOT NULL,
+                                     best REAL NOT NULL);
+"""
+_VIDEO_TABLES, _VIDEO_TEMP = _VIDEO_TABLES.format(temp=""), _VIDEO_TABLES.format(temp="TEMP")
+
+
 # Migrations that only add a table of decisions: a read-only library written before them is read with
 # that table empty (a temporary one, in that connection only).
 _ADDITIVE = {
     "0005_aliases": "CREATE TEMP TABLE aliases (person_id INTEGER NOT NULL, name TEXT NOT NULL)",
     "0006_different_people": "CREATE TEMP TABLE different_people (person_a INTEGER NOT NULL, person_b INTEGER NOT NULL)",
+    "0008_video": _VIDEO_TEMP,
 }
 
 
@@ -422,7 +439,7 @@ class Store:
         pending = {name for name, _ in MIGRATIONS} - self._applied_migrations()
         if pending <= set(_ADDITIVE):  # tables a read-only reader may take as empty, in this connection only
             for name in sorted(pending):
-                self.db.execute(_ADDITIVE[name])
+                self.db.executescript(_ADDITIVE[name])
         elif pending:
             raise DatabaseError(
                 f"{self.path} is read-only and was written by an older photoclust: open it once where it"
@@ -505,6 +522,11 @@ class Store:
                         ],
                     )
                     photo_id = int(cur.lastrowid or 0)
+                    if info.duration is not None:
+                        self.db.execute(
+                            "INSERT INTO videos (photo_id, duration, codec) VALUES (?, ?, ?)",
+                            [photo_id, info.duration, info.format],
+                        )
                     for face, emb in zip(photo.faces, embeddings, strict=True):
                         det, q = face.detection, face.quality
                         self.db.execute(
@@ -525,6 +547,11 @@ class Store:
                                 model_version,
                             ],
                         )
+                        if face.span is not None:
+                            self.db.execute(
+                                "INSERT INTO video_faces (face_id, start, end, best) VALUES (last_insert_rowid(), ?, ?, ?)",
+                                [face.span.start, face.span.end, face.span.best],
+                            )
                 self._upsert_file(photo.entry, photo_id, now)
             for entry, sha256 in linked:
                 photo_id = self.photo_id_for_hash(sha256)
@@ -589,7 +616,9 @@ class Store:
                 face_ids = f"SELECT id FROM faces WHERE photo_id IN ({qq})"
                 self.db.execute(f"DELETE FROM rejections WHERE face_id IN ({face_ids})", ids)
                 self.db.execute(f"UPDATE people SET cover_face_id = NULL WHERE cover_face_id IN ({face_ids})", ids)
+                self.db.execute(f"DELETE FROM video_faces WHERE face_id IN ({face_ids})", ids)
                 self.db.execute(f"DELETE FROM faces WHERE photo_id IN ({qq})", ids)
+                self.db.execute(f"DELETE FROM videos WHERE photo_id IN ({qq})", ids)
                 self.db.execute(f"DELETE FROM files WHERE photo_id IN ({qq})", ids)
                 self.db.execute(f"DELETE FROM photos WHERE id IN ({qq})", ids)
             for path in missing_errors:

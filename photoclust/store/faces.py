@@ -25,20 +25,24 @@ class FaceTables:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def export_rows(self) -> list[tuple[str | None, Box, int | None, str | None, bool]]:
-        """(present path, box, person id, name, confirmed) of every live face, by path then left to right."""
+    def export_rows(self) -> list[tuple[str | None, Box, int | None, str | None, bool, float | None]]:
+        """(present path, box, person id, name, confirmed, video time) of every live face, by path then left
+        to right; the time is that of a video face's best frame (None for photos)."""
         rows = self.db.execute(
             f"SELECT {present_path_sql('f.photo_id')} AS path, f.x1, f.y1, f.x2, f.y2, f.person_id, p.name,"
-            " f.confirmed FROM live_faces f LEFT JOIN people p ON p.id = f.person_id ORDER BY path, f.x1"
+            " f.confirmed, v.best FROM live_faces f LEFT JOIN people p ON p.id = f.person_id"
+            " LEFT JOIN video_faces v ON v.face_id = f.id ORDER BY path, f.x1"
         ).fetchall()
-        return [(r[0], _box(r[1:5]), r[5], r[6], bool(r[7])) for r in rows]
+        return [(r[0], _box(r[1:5]), r[5], r[6], bool(r[7]), r[8]) for r in rows]
 
     def named_boxes(self, confirmed_only: bool) -> list[tuple[int, Box, str]]:
-        """(photo id, box, name) of the live faces of named people, by photo then left to right."""
+        """(photo id, box, name) of the live faces of named people in photos (not videos: XMP face regions
+        are for still images), by photo then left to right."""
         cond = " AND f.confirmed = 1" if confirmed_only else ""
         rows = self.db.execute(
             "SELECT f.photo_id, f.x1, f.y1, f.x2, f.y2, p.name FROM live_faces f JOIN people p ON p.id = f.person_id"
-            f" WHERE p.name IS NOT NULL{cond} ORDER BY f.photo_id, f.x1"
+            f" WHERE p.name IS NOT NULL{cond} AND f.photo_id NOT IN (SELECT photo_id FROM videos)"
+            " ORDER BY f.photo_id, f.x1"
         ).fetchall()
         return [(int(r[0]), _box(r[1:5]), str(r[5])) for r in rows]
 

@@ -64,7 +64,8 @@ def _marks(items: Sequence[object]) -> str:
 
 
 _FACE_COLUMNS = (
-    "f.id, f.photo_id, {path}, f.x1, f.y1, f.x2, f.y2, f.probability, f.person_id, f.confirmed, f.flags, ph.taken_at"
+    "f.id, f.photo_id, {path}, f.x1, f.y1, f.x2, f.y2, f.probability, f.person_id, f.confirmed, f.flags,"
+    " ph.taken_at, (SELECT v.best FROM video_faces v WHERE v.face_id = f.id)"
 )
 
 
@@ -79,6 +80,7 @@ def _face(r: Sequence[Any]) -> Face:
         confirmed=bool(r[9]),
         flags=tuple(x for x in (r[10] or "").split(",") if x),
         taken_at=r[11],
+        video_time=None if r[12] is None else float(r[12]),
     )
 
 

@@ -16,6 +16,7 @@ import sqlite_utils
 
 from photoclust.store.paths import known_path_sql, present_path_sql
 from photoclust.store.people import chunks
+from photoclust.types import SearchHit
 
 SearchMode = Literal["all", "any", "only"]
 
@@ -82,10 +83,10 @@ class PhotoTables:
         row = self.db.execute("SELECT reason FROM errors WHERE path = ?", [path]).fetchone()
         return None if row is None else str(row[0])
 
-    def with_people(self, groups: Sequence[Sequence[int]], mode: SearchMode) -> list[tuple[int, str]]:
+    def with_people(self, groups: Sequence[Sequence[int]], mode: SearchMode) -> list[SearchHit]:
         """(photo id, present path) of the photos showing the people of ``groups`` (the person ids of each
         name asked for): all groups, any, or only them (no other person, no unknown face of good
-        quality); by date taken, then path."""
+        quality); by date taken, then path. For a video, the time of the earliest best frame of those people."""
         values = ", ".join("(?, ?)" for g in groups for _ in g)
         params: list[object] = [v for gi, g in enumerate(groups) for pid in g for v in (pid, gi)]
         if mode == "any" or len(groups) == 1:
@@ -111,11 +112,17 @@ class PhotoTables:
                 SELECT c.photo_id, {present_path_sql("c.photo_id")} AS path
                 FROM candidates c WHERE 1{others}
             )
-            SELECT l.photo_id, l.path FROM located l JOIN photos ph ON ph.id = l.photo_id
+            SELECT l.photo_id, l.path,
+                   (SELECT min(v.best) FROM faces f JOIN video_faces v ON v.face_id = f.id
+                    WHERE f.photo_id = l.photo_id AND f.not_face = 0 AND f.person_id IN (SELECT pid FROM wanted))
+            FROM located l JOIN photos ph ON ph.id = l.photo_id
             WHERE l.path IS NOT NULL
             ORDER BY ph.taken_at IS NULL, ph.taken_at, l.path
         """
-        return [(int(pid), str(path)) for pid, path in self.db.execute(sql, params).fetchall()]
+        return [
+            SearchHit(int(pid), str(path), None if t is None else float(t))
+            for pid, path, t in self.db.execute(sql, params).fetchall()
+        ]
 
 
 class HashLookup:

@@ -70,18 +70,34 @@ def image_class(renderer: Renderer = "auto") -> type[Widget]:
     return classes[renderer]
 
 
-def open_in_viewer(path: str) -> str | None:
-    """Open a file with the system's viewer; returns a one-line problem, or None when launched."""
+# Video players that start at a given time (the system's default opener cannot be told one).
+PLAYERS_WITH_START = (("mpv", "--start={t:.1f}"), ("vlc", "--start-time={t:.1f}"), ("celluloid", "--mpv-start={t:.1f}"))
+
+
+def viewer_command(path: str, at: float | None = None) -> list[str] | None:
+    """How to open ``path``: a video at ``at`` seconds in a player that can start there, else the system's
+    opener; None where there is no opener."""
+    if at is not None:
+        for player, flag in PLAYERS_WITH_START:
+            if shutil.which(player):
+                return [player, flag.format(t=at), path]
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    return [opener, path] if shutil.which(opener) else None
+
+
+def open_in_viewer(path: str, at: float | None = None) -> str | None:
+    """Open a file with the system's viewer (a video at ``at`` seconds where a player allows it);
+    returns a one-line problem, or None when launched."""
     if not path or not os.path.exists(path):
         return f"the photo is not on disk any more: {path}"
     if sys.platform == "win32":
         os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 (Windows only)
         return None
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    if shutil.which(opener) is None:
-        return f"no photo viewer found ({opener} is missing); the photo is {path}"
+    command = viewer_command(path, at)
+    if command is None:
+        return f"no viewer found (xdg-open or open is missing); the file is {path}"
     subprocess.Popen(
-        [opener, path],
+        command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -342,11 +358,11 @@ class PhotoclustApp(App[None]):
                 return
         self.push_screen(PersonScreen(person_id))
 
-    def open_photo(self, photo_id: int) -> None:
-        self.push_screen(PhotoScreen(photo_id))
+    def open_photo(self, photo_id: int, at: float | None = None) -> None:
+        self.push_screen(PhotoScreen(photo_id, at))
 
-    def open_file(self, path: str) -> None:
-        problem = open_in_viewer(path)
+    def open_file(self, path: str, at: float | None = None) -> None:
+        problem = open_in_viewer(path, at)
         if problem:
             self.notify(problem, severity="warning")
 

@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 
 from photoclust.library import Library
 from photoclust.people import MergeSuggestion
-from photoclust.types import Face, Person
+from photoclust.types import Face, Person, SearchHit
 
 R = TypeVar("R")
 SearchMode = Literal["all", "any", "only"]
@@ -143,7 +143,7 @@ class Backend:
         """The faces of two people, best first (for the "same person?" screen)."""
         return self.call(lambda lib: (lib.faces(a), lib.faces(b)))
 
-    def search(self, names: Sequence[str], mode: SearchMode) -> list[tuple[int, str]]:
+    def search(self, names: Sequence[str], mode: SearchMode) -> list[SearchHit]:
         """Photos with the named people: ``all`` of them, ``any`` of them, or ``only`` them (nobody else)."""
         wanted = [n.strip() for n in names if n.strip()]
         if not wanted:

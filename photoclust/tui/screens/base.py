@@ -160,7 +160,7 @@ class FaceGridScreen(DataScreen):
 
     @on(VirtualGrid.Activated)
     def _activated(self, event: VirtualGrid.Activated) -> None:
-        self.papp.open_photo(event.item.photo_id)
+        self.papp.open_photo(event.item.photo_id, at=event.item.video_time)
 
     def _targets(self) -> list[int]:
         faces = self._grid().targets()
@@ -183,4 +183,4 @@ class FaceGridScreen(DataScreen):
     def action_open(self) -> None:
         face = self._grid().current
         if face is not None:
-            self.papp.open_file(face.path)
+            self.papp.open_file(face.path, at=face.video_time)

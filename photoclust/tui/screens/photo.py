@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFont, ImageOps
+from PIL import ImageDraw, ImageFont
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,24 +23,23 @@ NAMED = (80, 220, 100)
 UNKNOWN = (255, 170, 40)
 
 
-def render_photo(path: str, faces: list[tuple[Face, str | None]], max_side: int = MAX_SIDE) -> PILImage.Image:
-    """Decode ``path`` downscaled (JPEG draft mode), orient it, and draw the numbered face boxes."""
+def render_photo(
+    path: str, faces: list[tuple[Face, str | None]], max_side: int = MAX_SIDE, at: float | None = None
+) -> PILImage.Image:
+    """The photo (a video: its frame at ``at``, the best frame of a face) downscaled and upright, with the
+    numbered face boxes drawn (on a video frame, those of the faces whose best frame it is)."""
+    from photoclust import crawl
+
     try:
-        _register_heif()
-        with PILImage.open(path) as raw:
-            stored_w = raw.width
-            raw.draft("RGB", (max_side, max_side))
-            k = raw.width / stored_w
-            img = ImageOps.exif_transpose(raw).convert("RGB")
-    except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
+        img, k = crawl.display_image(path, max_side, at)
+    except ImageError as exc:
         raise ImageError(f"cannot show {short_path(path)}: {exc}") from exc
-    w0 = img.width
-    img.thumbnail((max_side, max_side))
-    k *= img.width / w0
     draw = ImageDraw.Draw(img)
     line = max(2, round(max(img.size) / 200))
     font = ImageFont.load_default(size=max(12, round(max(img.size) / 30)))
     for n, (face, name) in enumerate(faces, start=1):
+        if face.video_time is not None and face.video_time != at:
+            continue
         x1, y1, x2, y2 = (v * k for v in face.box)
         colour = NAMED if name else UNKNOWN
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
@@ -52,14 +51,6 @@ def render_photo(path: str, faces: list[tuple[Face, str | None]], max_side: int 
     return img
 
 
-def _register_heif() -> None:
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:  # HEIC support is optional
-        return
-    register_heif_opener()
-
-
 class PhotoScreen(DataScreen):
     """A photo with its faces; Enter on a face opens its person."""
 
@@ -68,9 +59,10 @@ class PhotoScreen(DataScreen):
         Binding("o", "open", "Open"),
     ]
 
-    def __init__(self, photo_id: int) -> None:
+    def __init__(self, photo_id: int, at: float | None = None) -> None:
         super().__init__()
         self.photo_id = photo_id
+        self.at = at  # a video: the time of the frame to show (a face's best frame)
         self.view: PhotoView | None = None
 
     def compose(self) -> ComposeResult:
@@ -109,7 +101,10 @@ class PhotoScreen(DataScreen):
         )
         if view.faces:
             faces.highlighted = 0
-        self.fetch(lambda: render_photo(view.path, view.faces), self._picture, group="picture")
+        at = self.at
+        if at is None:  # a video opened from a search: the best frame of its first face
+            at = next((f.video_time for f, _n in view.faces if f.video_time is not None), None)
+        self.fetch(lambda: render_photo(view.path, view.faces, at=at), self._picture, group="picture")
 
     def _picture(self, img: PILImage.Image) -> None:
         self.query_one("#photo").image = img  # type: ignore[attr-defined]
@@ -129,4 +124,4 @@ class PhotoScreen(DataScreen):
 
     def action_open(self) -> None:
         if self.view is not None:
-            self.papp.open_file(self.view.path)
+            self.papp.open_file(self.view.path, at=self.at)

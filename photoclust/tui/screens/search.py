@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 from photoclust.errors import PhotoclustError
 from photoclust.tui.backend import SearchMode
 from photoclust.tui.screens.base import DataScreen, short_path
-from photoclust.types import Person
+from photoclust.types import Person, SearchHit
 
 MODES: list[tuple[SearchMode, str]] = [
     ("all", "all of them"),
@@ -54,7 +54,7 @@ class SearchScreen(DataScreen):
     def __init__(self) -> None:
         super().__init__()
         self.suggester = NameSuggester()
-        self.results: list[tuple[int, str]] = []
+        self.results: list[SearchHit] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -104,7 +104,7 @@ class SearchScreen(DataScreen):
         self.query_one("#results", OptionList).clear_options()
         self.papp.show_error(exc)
 
-    def _show(self, data: tuple[list[str], SearchMode, list[tuple[int, str]]]) -> None:
+    def _show(self, data: tuple[list[str], SearchMode, list[SearchHit]]) -> None:
         names, mode, results = data
         self.results = results
         label = dict(MODES)[mode]
@@ -113,7 +113,7 @@ class SearchScreen(DataScreen):
         )
         options = self.query_one("#results", OptionList)
         options.clear_options()
-        options.add_options([Option(short_path(path), id=str(pid)) for pid, path in results])
+        options.add_options([Option(short_path(hit.where), id=str(hit.photo_id)) for hit in results])
         if results:
             options.highlighted = 0
 

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from photoclust.types import Face, Person
+from photoclust.types import Face, Person, clock
 
 if TYPE_CHECKING:
     from photoclust.tui.app import PhotoclustApp
@@ -469,6 +469,8 @@ class FaceGrid(VirtualGrid[Face]):
             marks.append("✓")
         if item.flags:
             marks.append("⚠")
+        if item.video_time is not None:
+            marks.append(f"▶ {clock(item.video_time)}")  # a face of a video, at its best frame
         tile.set_text("line1", " ".join(marks) or f"#{item.id}")
         tile.set_text("line2", "")
 
