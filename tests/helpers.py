@@ -381,3 +381,44 @@ def make_clip(path: Path, frames: list[Image.Image], fps: int = 10, rotation: in
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def write_dng(img: Image.Image, path: Path, orientation: int = 1) -> Path:
+    """A DNG of ``img`` as a camera would record it: a 16-bit RGGB Bayer mosaic of its linear light, with
+    the EXIF ``orientation`` to show it by (pidng writes it; LibRaw reads it back like any camera's)."""
+    from pidng.core import RAW2DNG, DNGTags, Tag
+    from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion, PhotometricInterpretation
+
+    rgb = (np.asarray(img.convert("RGB"), np.float32) / 255.0) ** 2.2
+    h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+    rgb = rgb[:h, :w]
+    bayer = np.zeros((h, w), np.uint16)
+    for dy, dx, channel in ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 2)):
+        bayer[dy::2, dx::2] = rgb[dy::2, dx::2, channel] * 65535
+    tags = DNGTags()
+    for tag, value in (
+        (Tag.ImageWidth, w),
+        (Tag.ImageLength, h),
+        (Tag.TileWidth, w),
+        (Tag.TileLength, h),
+        (Tag.Orientation, orientation),
+        (Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array),
+        (Tag.SamplesPerPixel, 1),
+        (Tag.BitsPerSample, 16),
+        (Tag.CFARepeatPatternDim, [2, 2]),
+        (Tag.CFAPattern, CFAPattern.RGGB),
+        (Tag.BlackLevel, 0),
+        (Tag.WhiteLevel, 65535),
+        (Tag.ColorMatrix1, [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]]),
+        (Tag.CalibrationIlluminant1, CalibrationIlluminant.D65),
+        (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
+        (Tag.Make, "photoclust"),
+        (Tag.Model, "test"),
+        (Tag.DNGVersion, DNGVersion.V1_4),
+        (Tag.DNGBackwardVersion, DNGVersion.V1_2),
+    ):
+        tags.set(tag, value)
+    writer = RAW2DNG()
+    writer.options(tags, path=str(path.parent), compress=False)
+    writer.convert(bayer, filename=path.stem)
+    return path

@@ -2,7 +2,8 @@
 
 Which frames: about :data:`SAMPLE_FPS` per second (a face on screen for half a second is seen at least
 once), at most :data:`MAX_FRAMES` per video, spread evenly over the whole clip when it is longer (a
-2-hour film gives 120 frames, one a minute, and cannot stall a scan), and never more than
+one-minute clip is sampled once a second, a 2-hour film once every two minutes: it cannot stall a scan),
+and never more than
 :data:`TIME_BUDGET_S` seconds of decoding. Short clips (every phone clip up to a minute) are decoded
 once from start to end, keeping the frame nearest each sample time: no seeking, which is fastest when
 most of the stream is wanted anyway. Longer ones seek to the keyframe before each sample time and decode
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ from photoclust.errors import ImageError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".mkv", ".avi", ".webm"})
 SAMPLE_FPS = 2.0
-MAX_FRAMES = 120
+MAX_FRAMES = 60
 TIME_BUDGET_S = 60.0
 SEQUENTIAL_MAX_S = 90.0  # clips up to this long are decoded straight through; longer ones seek
 # ISO BMFF brands of still images (HEIC/AVIF): an ``ftyp`` box with any other brand is a video.
@@ -147,7 +148,7 @@ def probe(path: str) -> VideoInfo:
     return VideoInfo(w, h, duration, created, codec)
 
 
-def frames(path: str, budget_s: float = TIME_BUDGET_S) -> Iterator[Frame]:
+def _frames(path: str, budget_s: float = TIME_BUDGET_S) -> Generator[Frame, None, None]:
     """Upright RGB frames at the sample times (see the module's docstring). Raises ImageError when the
     video cannot be read at all; a stream that breaks off midway yields what came before the break."""
     import av
@@ -190,6 +191,50 @@ def frames(path: str, budget_s: float = TIME_BUDGET_S) -> Iterator[Frame]:
         container.close()
     if not yielded:
         raise ImageError("corrupt or truncated video: no frame could be decoded")
+
+
+def frames(path: str, budget_s: float = TIME_BUDGET_S, ahead: int = 4) -> Iterator[Frame]:
+    """:func:`_frames` decoded in a thread of its own, ``ahead`` frames ahead of the consumer: FFmpeg
+    decodes the next frames while the detector looks at this one (both release the GIL), which uses a
+    second core for a video scanned alone. Errors are raised in the consumer, as without the thread."""
+    import queue
+    import threading
+
+    out: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item: Frame | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode() -> None:
+        source = _frames(path, budget_s)
+        try:
+            for frame in source:
+                if not put(frame):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer, raised there
+            put(exc)
+            return
+        finally:
+            source.close()
+        put(None)
+
+    worker = threading.Thread(target=decode, name="photoclust-video-decode", daemon=True)
+    worker.start()
+    try:
+        while (item := out.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def frame_at(path: str, at: float) -> Image.Image:

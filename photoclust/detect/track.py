@@ -5,7 +5,9 @@ the best frames of its track rather than from every frame (the video face recogn
 
 1. **Link** each frame's faces to the tracks seen in the last :data:`MAX_GAP_S` seconds: by box overlap
    (IoU >= :data:`LINK_IOU`) when the face stayed put, or by embedding (cosine distance <=
-   :data:`LINK_DISTANCE`) when it moved; greedily, best first; two faces of one frame never join one track.
+   :data:`LINK_DISTANCE`) when it moved and embeddings are at hand; greedily, best first; two faces of one
+   frame never join one track. The scanner links by overlap alone and embeds only each piece's best
+   frames: embedding every face of every frame cost most of a video's time.
 2. **Rejoin** tracks that never overlap in time and whose mean embeddings are within
    :data:`REJOIN_DISTANCE` (a person who leaves the picture and comes back): tracks that do overlap are
    two people, and stay two faces of the video, which no person can hold both of (like two faces of one
@@ -28,7 +30,7 @@ from photoclust.types import FaceCrop, VideoSpan, iou
 LINK_IOU = 0.2
 LINK_DISTANCE = 0.45
 REJOIN_DISTANCE = 0.36
-MAX_GAP_S = 1.6
+MAX_GAP_S = 2.1  # samples are at most 1 s apart in clips up to a minute: a face may be missed once
 BEST_FRAMES = 3
 
 
@@ -74,7 +76,9 @@ def _distance(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
 
 
 def link(frames: list[tuple[float, list[FaceCrop], list[np.ndarray | None]]]) -> list[Track]:
-    """Tracks from the faces of each sampled frame: ``(time, faces, their embeddings or None)``, by time."""
+    """Tracks from the faces of each sampled frame: ``(time, faces, their embeddings or None)``, by time.
+    Without embeddings, faces link by box overlap alone; :func:`rejoin` then joins the pieces of a person
+    once the best frames of each piece are embedded (:func:`best_sightings`)."""
     tracks: list[Track] = []
     for t, faces, embs in frames:
         active = [k for k, tr in enumerate(tracks) if t - tr.end <= MAX_GAP_S]
@@ -101,7 +105,12 @@ def link(frames: list[tuple[float, list[FaceCrop], list[np.ndarray | None]]]) ->
         for i, (face, emb) in enumerate(zip(faces, embs, strict=True)):
             if i not in used_faces:
                 tracks.append(Track([Sighting(t, face, emb)]))
-    return rejoin(tracks)
+    return tracks
+
+
+def best_sightings(track: Track, n: int = BEST_FRAMES) -> list[Sighting]:
+    """The track's ``n`` best frames (:func:`frame_score`), best first: the ones worth embedding."""
+    return sorted(track.sightings, key=lambda s: frame_score(s.face), reverse=True)[:n]
 
 
 def rejoin(tracks: list[Track]) -> list[Track]:
@@ -133,10 +142,10 @@ class VideoFace:
 
 def best_of(track: Track) -> VideoFace:
     """The track as one face of the library (see the module's docstring)."""
-    ranked = sorted(track.sightings, key=lambda s: frame_score(s.face), reverse=True)
+    ranked = best_sightings(track)
     top = ranked[0]
     span = VideoSpan(track.start, track.end, top.time)
-    chosen = [s for s in ranked[:BEST_FRAMES] if s.embedding is not None]
+    chosen = [s for s in ranked if s.embedding is not None]
     embedding = None
     if chosen:
         weights = np.array([max(frame_score(s.face), 1e-3) for s in chosen])
