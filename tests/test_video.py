@@ -188,3 +188,61 @@ def test_a_file_with_sound_only_is_reported_not_crashed(tmp_path: Path) -> None:
         report = lib.scan([path], settings=ScanSettings(workers=1))
         assert report.unreadable == 1
         assert dict(lib.errors())[str(path)] == "no video stream (audio only?)"
+
+
+def test_viewer_command_starts_a_player_at_the_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photoclust.tui.app import viewer_command
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("xdg-open", "mpv"):
+        (bin_dir / tool).write_text("#!/bin/sh\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert viewer_command("/v/clip.mp4", 42.0) == ["mpv", "--start=42.0", "/v/clip.mp4"]
+    assert viewer_command("/p/photo.jpg") == ["xdg-open", "/p/photo.jpg"]
+    (bin_dir / "mpv").unlink()
+    assert viewer_command("/v/clip.mp4", 42.0) == ["xdg-open", "/v/clip.mp4"]  # no player that can start there
+
+
+def test_the_tui_marks_video_faces_shows_their_best_frame_and_opens_them_at_the_time(
+    library: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from photoclust.tui import app as tui_app
+    from photoclust.tui.screens.photo import PhotoScreen
+    from tests.helpers import SIZE, face_grid, open_person, press, settle
+
+    db, folder = library
+    work = tmp_path / "lib.db"
+    with Library(db) as lib:
+        lib.backup(work)
+    with Library(work) as lib:
+        (face,) = video_faces(lib, str(folder / "obama_pan.mp4"))
+        assert face.person_id is not None
+        lib.name(face.person_id, "Video Obama")
+    opened: list[tuple[str, float | None]] = []
+    monkeypatch.setattr(tui_app, "open_in_viewer", lambda path, at=None: opened.append((path, at)))
+
+    async def run() -> None:
+        app = tui_app.make_app(work, renderer="halfcell")
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await open_person(pilot, "Video Obama")
+                grid = face_grid(app)
+                grid.cursor = next(i for i, f in enumerate(grid.items) if f.id == face.id)
+                await settle(pilot)
+                tile_text = " ".join(str(t.render()) for t in grid.query(".line1"))
+                assert "▶ 0:0" in tile_text
+                await press(pilot, "o")
+                assert opened == [(str(folder / "obama_pan.mp4"), face.video_time)]
+                await press(pilot, "enter")
+                await settle(pilot)
+                assert isinstance(app.screen, PhotoScreen) and app.screen.at == face.video_time
+                await pilot.pause(1.0)
+                assert not [n for n in app._notifications if n.severity == "error"]
+        finally:
+            app.backend.close()
+
+    asyncio.run(run())
