@@ -46,7 +46,7 @@ def pairs_of(name: str, photos: Path, cache: Path, tmp: Path) -> list[tuple[floa
             from photoclust.people.suggest import _centred, library_mean_of
 
             rows = lib.people.tables.person_faces()
-            X = _centred(rows, library_mean_of(lib.people))
+            X = _centred(lib.people, rows, library_mean_of(lib.people))
             keys, inv, P, size = group_sums(X, np.array([r[0] for r in rows], dtype=np.int64))
             photos_of: dict[int, set[int]] = {}
             for (_p, ph, _e), i in zip(rows, inv.tolist(), strict=True):

@@ -31,6 +31,8 @@ from photoclust.types import Face, Person, ScanReport, SearchHit
 
 if TYPE_CHECKING:
     from photoclust.interop import XmpExportReport, XmpImportReport
+    from photoclust.learn.head import TrainingSet
+    from photoclust.people.learning import LearnReport
     from photoclust.recognize import EnrolResult, Identification, Recognizer, Verification
     from photoclust.store.check import CheckReport
 
@@ -141,6 +143,39 @@ class Library:
     def cluster(self, full: bool = False) -> ClusterReport:
         """Group faces into people (incremental; ``full`` re-clusters all), honouring every decision."""
         return recluster(self.people, full=full)
+
+    @_writes
+    def learn(self) -> LearnReport:
+        """Train a head on your decisions; it is used only if it passes the validation gate (one undo step)."""
+        from photoclust.people import learning
+
+        return learning.learn(self.people)
+
+    @_writes
+    def learn_if_due(self) -> LearnReport | None:
+        """:meth:`learn` when enough faces were confirmed since the last try (after a clustering run)."""
+        from photoclust.errors import ConstraintError
+        from photoclust.people import learning
+
+        if not learning.should_learn(self.people):
+            return None
+        try:
+            return learning.learn(self.people)
+        except ConstraintError:
+            return None
+
+    @_writes
+    def learn_reset(self) -> bool:
+        """Stop using the learned head (undoable); False when none was in use."""
+        from photoclust.people import learning
+
+        return learning.reset(self.people)
+
+    def head_status(self) -> TrainingSet | None:
+        """What the learned head in use learned from, or None when the base embeddings are used."""
+        from photoclust.people import learning
+
+        return learning.status(self.store)
 
     def unknown_groups(self, limit: int | None = None) -> list[tuple[list[Face], Person | None]]:
         """Unknown faces grouped by similarity, largest first, each with a suggested person or None."""

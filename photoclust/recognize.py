@@ -27,6 +27,7 @@ import numpy as np
 from photoclust import config
 from photoclust.errors import ConstraintError, ImageError, NotFound
 from photoclust.people import People
+from photoclust.people.learning import mapped
 from photoclust.store import Store, blob_to_vector, blobs_to_matrix
 from photoclust.types import EMBEDDING_DIM, Box, FileEntry
 
@@ -182,7 +183,7 @@ class Recognizer:
             return [], np.zeros((0, EMBEDDING_DIM), np.float32)
         pids = np.array([r[1] for r in rows], dtype=np.int64)
         conf = np.array([bool(r[2]) for r in rows])
-        X = blobs_to_matrix(r[3] for r in rows).astype(np.float64)
+        X = mapped(self.store, blobs_to_matrix(r[3] for r in rows)).astype(np.float64)  # the learned head
         people, inverse = np.unique(pids, return_inverse=True)
         has_confirmed = np.zeros(len(people), dtype=bool)
         np.logical_or.at(has_confirmed, inverse, conf)
@@ -201,7 +202,7 @@ class Recognizer:
         info, T = self.templates(exclude_faces=[probe.face_id] if probe.face_id is not None else [])
         if not info:
             return Identification(probe, (), self.threshold)
-        d = 1.0 - T @ probe.embedding.astype(np.float64)
+        d = 1.0 - T @ mapped(self.store, probe.embedding[None, :])[0].astype(np.float64)
         order = np.argsort(d, kind="stable")[: max(1, top)]
         cands = tuple(
             Candidate(info[i][0], info[i][1], float(d[i]), info[i][2], bool(d[i] <= self.threshold)) for i in order

@@ -8,6 +8,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from photoclust.store.heads import HeadTables
 from photoclust.store.people import FaceState, PeopleTables, PersonState
 
 MaybePerson = PersonState | None  # None: the person does not exist (before creation, after deletion)
@@ -20,6 +21,7 @@ class ChangeSet:
     rejections: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
     different: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)  # (a < b): declined
     aliases: dict[tuple[int, str], tuple[bool, bool]] = field(default_factory=dict)  # (person, other name)
+    head: tuple[int | None, int | None] | None = None  # the learned head in use: (before, after)
 
     def empty(self) -> bool:
         return not (
@@ -28,6 +30,7 @@ class ChangeSet:
             or any(b != a for b, a in self.rejections.values())
             or any(b != a for b, a in self.different.values())
             or any(b != a for b, a in self.aliases.values())
+            or (self.head is not None and self.head[0] != self.head[1])
         )
 
     def dumps(self) -> bytes:
@@ -37,6 +40,7 @@ class ChangeSet:
             "rejections": [[f, p, b, a] for (f, p), (b, a) in self.rejections.items() if b != a],
             "different": [[x, y, b, a] for (x, y), (b, a) in self.different.items() if b != a],
             "aliases": [[p, n, b, a] for (p, n), (b, a) in self.aliases.items() if b != a],
+            "head": list(self.head) if self.head is not None else None,
         }
         return zlib.compress(json.dumps(data).encode())
 
@@ -54,11 +58,15 @@ class ChangeSet:
             cs.different[(int(x), int(y))] = (bool(b), bool(a))
         for p, n, b, a in data.get("aliases", []):  # logs written before aliases have none
             cs.aliases[(int(p), str(n))] = (bool(b), bool(a))
+        if data.get("head") is not None:  # only learning and resetting the head change it
+            cs.head = (data["head"][0], data["head"][1])
         return cs
 
-    def apply(self, tables: PeopleTables, forward: bool) -> None:
+    def apply(self, tables: PeopleTables, heads: HeadTables, forward: bool) -> None:
         """Write the after (``forward``) or before values; the caller holds the transaction."""
         pick = 1 if forward else 0
+        if self.head is not None:
+            heads.set_active(self.head[pick])
         # people first (a face may point at a person created by this change set) ...
         for pid, pstates in self.people.items():
             state = pstates[pick]

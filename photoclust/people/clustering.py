@@ -10,6 +10,7 @@ import numpy as np
 
 from photoclust.config import WEAK_FLAGS
 from photoclust.people.edits import People
+from photoclust.people.learning import mapped
 from photoclust.store import blobs_to_matrix
 from photoclust.types import EMBEDDING_DIM
 
@@ -64,7 +65,7 @@ def recluster(
     assign_params = assign_params or AssignParams()
     faces = people.tables.clustering_rows()
     ids, photo, person, confirmed = faces.ids, faces.photo, faces.person, faces.confirmed
-    X = blobs_to_matrix(faces.embeddings, EMBEDDING_DIM)
+    X = mapped(people.store, blobs_to_matrix(faces.embeddings, EMBEDDING_DIM))  # through the learned head
     X = centre(X, library_mean(X))
     n = len(ids)
     rejected = people.rejections()

@@ -109,7 +109,7 @@ class People:
         if cs.empty():
             return None
         with self.tables.transaction():
-            cs.apply(self.tables, forward=True)
+            cs.apply(self.tables, self.store.heads, forward=True)
             return self.tables.log(kind, description, cs.dumps())
 
     def undo(self) -> HistoryEntry:
@@ -124,7 +124,7 @@ class People:
             raise NothingToUndo(f"nothing to {'undo' if undo else 'redo'}")
         entry, changes = found
         with self.tables.transaction():
-            ChangeSet.loads(changes).apply(self.tables, forward=not undo)
+            ChangeSet.loads(changes).apply(self.tables, self.store.heads, forward=not undo)
             self.tables.mark_op(entry.id, undone=undo)
         return replace(entry, undone=undo)
 

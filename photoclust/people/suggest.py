@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photoclust.people.edits import People
+from photoclust.people.learning import mapped
 from photoclust.store import blobs_to_matrix
 from photoclust.types import EMBEDDING_DIM, Face, Person
 
@@ -26,14 +27,15 @@ def library_mean_of(people: People) -> np.ndarray:
     from photoclust.cluster import library_mean
 
     every = people.tables.live_embeddings()
-    return library_mean(blobs_to_matrix(every)) if every else np.zeros(EMBEDDING_DIM, np.float32)
+    return library_mean(mapped(people.store, blobs_to_matrix(every))) if every else np.zeros(EMBEDDING_DIM, np.float32)
 
 
-def _centred(rows: Sequence[tuple[int, int, bytes]], mean: np.ndarray) -> np.ndarray:
-    """The embeddings (last column) of ``rows``, centred on the library's ``mean`` face (as clustering)."""
+def _centred(people: People, rows: Sequence[tuple[int, int, bytes]], mean: np.ndarray) -> np.ndarray:
+    """The embeddings (last column) of ``rows`` as clustering compares them: through the learned head in
+    use, centred on the library's ``mean`` face."""
     from photoclust.cluster import centre
 
-    return centre(blobs_to_matrix((r[2] for r in rows), EMBEDDING_DIM), mean)
+    return centre(mapped(people.store, blobs_to_matrix((r[2] for r in rows), EMBEDDING_DIM)), mean)
 
 
 def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[Face], Person | None]]:
@@ -61,12 +63,12 @@ def unknown_groups(people: People, limit: int | None = None) -> list[tuple[list[
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     photo = np.array([r[1] for r in rows], dtype=np.int64)
     mean = library_mean_of(people)
-    X = _centred(rows, mean)
+    X = _centred(people, rows, mean)
     by_id = {p.id: p for p in people.all(include_hidden=False)}
     suggested = np.full(ids.size, -1, dtype=np.int64)
     prow = people.tables.person_faces()
     if prow:
-        keys, inv, P, p_size = group_sums(_centred(prow, mean), np.array([r[0] for r in prow], dtype=np.int64))
+        keys, inv, P, p_size = group_sums(_centred(people, prow, mean), np.array([r[0] for r in prow], dtype=np.int64))
         pos = {int(k): i for i, k in enumerate(keys.tolist())}
         in_photo: dict[int, set[int]] = defaultdict(set)
         for (_p, ph, _e), k in zip(prow, inv.tolist(), strict=True):
@@ -158,7 +160,7 @@ def merge_suggestions(people: People, limit: int | None = None) -> list[MergeSug
         return []
     by_id = {p.id: p for p in people.all(include_hidden=False)}
     pid = np.array([r[0] for r in rows], dtype=np.int64)
-    keys, inv, P, size = group_sums(_centred(rows, library_mean_of(people)), pid)
+    keys, inv, P, size = group_sums(_centred(people, rows, library_mean_of(people)), pid)
     photos: dict[int, set[int]] = defaultdict(set)
     for (_p, ph, _e), k in zip(rows, inv.tolist(), strict=True):
         photos[k].add(int(ph))

@@ -32,6 +32,7 @@ import sqlite_utils
 from photoclust.errors import DatabaseError
 from photoclust.store import sqlite_errors
 from photoclust.store.faces import FaceTables
+from photoclust.store.heads import HeadTables
 from photoclust.store.people import PeopleTables
 from photoclust.store.photos import PhotoTables
 from photoclust.types import EMBEDDING_DIM, AnalysedPhoto, FailedPhoto, FileEntry
@@ -221,6 +222,21 @@ def _m0006_different_people(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("0007_learned_head")
+def _m0007_learned_head(db: sqlite_utils.Database) -> None:
+    # Heads learned from the user's decisions (photoclust/learn): weights (numpy .npy), the embedding model
+    # they apply to, what they learned from and how they validated (JSON); at most one in use.
+    db.executescript(_HEAD_TABLE)
+
+
+_HEAD_TABLE = """
+    CREATE {temp} TABLE heads (id INTEGER PRIMARY KEY, version TEXT NOT NULL, model_version TEXT NOT NULL,
+                               weights BLOB NOT NULL, report TEXT NOT NULL, created_at REAL NOT NULL,
+                               active INTEGER NOT NULL DEFAULT 0);
+"""
+_HEAD_TABLE, _HEAD_TEMP = _HEAD_TABLE.format(temp=""), _HEAD_TABLE.format(temp="TEMP")
+
+
 @migration("0008_video")
 def _m0008_video(db: sqlite_utils.Database) -> None:
     # A video is a photo row (its content hash, the upright frame size) plus its duration; each face of
@@ -242,6 +258,7 @@ _VIDEO_TABLES, _VIDEO_TEMP = _VIDEO_TABLES.format(temp=""), _VIDEO_TABLES.format
 _ADDITIVE = {
     "0005_aliases": "CREATE TEMP TABLE aliases (person_id INTEGER NOT NULL, name TEXT NOT NULL)",
     "0006_different_people": "CREATE TEMP TABLE different_people (person_a INTEGER NOT NULL, person_b INTEGER NOT NULL)",
+    "0007_learned_head": _HEAD_TEMP,
     "0008_video": _VIDEO_TEMP,
 }
 
@@ -342,6 +359,7 @@ class Store:
         self.people = PeopleTables(db)  # who is who: people, decisions, the ops log
         self.photos = PhotoTables(db)  # paths, sizes, search by people
         self.faces = FaceTables(db)  # faces for export, XMP and recognition
+        self.heads = HeadTables(db)  # heads learned from the user's decisions
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod

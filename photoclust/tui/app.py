@@ -139,6 +139,7 @@ class PhotoclustApp(App[None]):
         Binding("ctrl+g", "suggest", "Same person?", show=False),
         Binding("ctrl+f", "search", "Search", show=False),
         Binding("ctrl+s", "scan", "Scan", show=False),
+        Binding("ctrl+t", "learn", "Learn from my names", show=False),
         Binding("plus,equals_sign", "zoom(1)", "Bigger pictures", show=False),
         Binding("minus", "zoom(-1)", "Smaller pictures", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
@@ -177,6 +178,7 @@ class PhotoclustApp(App[None]):
 
     def on_mount(self) -> None:
         self.install_screen(ScanScreen(), "scan")
+        self._refresh_title()
         self.run_worker(self.backend.open_reader, thread=True, group="thumbnails", name="open thumbnail reader")
 
     def on_unmount(self) -> None:
@@ -496,6 +498,19 @@ class PhotoclustApp(App[None]):
 
     def action_history(self) -> None:
         self._show(HistoryScreen, HistoryScreen)
+
+    def action_learn(self) -> None:
+        """Train the head on the user's decisions (a worker: seconds of CPU), then say what it gave."""
+        self.notify("Learning from your names…")
+        self.edit(lambda lib: lib.learn(), lambda r: f"Learned head {r.message}", then=lambda _r: self._refresh_title())
+
+    def _refresh_title(self) -> None:
+        self.run_worker(self._title_with_head, thread=True, group="title", exclusive=True)
+
+    def _title_with_head(self) -> None:
+        head = self.backend.call(lambda lib: lib.head_status())
+        line = self._title_line() + (f" · learned from {head.faces} faces" if head is not None else "")
+        self.from_thread(setattr, self, "sub_title", line)
 
     def action_unknown(self) -> None:
         self._show(UnknownScreen, UnknownScreen)
