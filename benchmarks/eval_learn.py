@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -107,6 +108,59 @@ def score(X: np.ndarray, ex: Examples, queries: np.ndarray, truth: np.ndarray, r
     return right / max(assigned, 1), right / max(wanted, 1)
 
 
+def end_to_end(photos: Path, cache: Path, name: str) -> None:
+    """The user's way: cluster; name every person found (by the majority identity of its faces) and merge
+    the people of one identity; then ``learn`` and ``cluster`` again. BCubed before and after."""
+    from collections import Counter
+
+    from eval_library import build
+
+    from photoclust.library import Library
+    from photoclust.store import backup_database
+
+    fs, sources = build(photos, cache, name)
+    if len(sources) != 1:
+        raise SystemExit(f"{name}: end to end needs a set from one database")
+    db, root, main_rule, paths = sources[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "lib.db"
+        backup_database(db, work)
+        libsets.present_only(work, paths)
+
+        def labels() -> np.ndarray:
+            after = libsets.load(work, root, main_rule)
+            person_of = {after.path[r]: int(after.person[r]) for r in after.main}
+            out = np.full(fs.X.shape[0], -1, dtype=np.int64)
+            for r in fs.main:
+                out[r] = person_of.get(fs.path[r], -1)
+            return out
+
+        with Library(work) as lib:
+            lib.cluster()
+            lab = labels()
+            votes: dict[int, Counter[str]] = {}
+            for r, ident in fs.main.items():
+                if lab[r] >= 0:
+                    votes.setdefault(int(lab[r]), Counter())[ident] += 1
+            by_ident: dict[str, list[int]] = {}
+            for pid, c in votes.items():
+                by_ident.setdefault(c.most_common(1)[0][0], []).append(pid)
+            for ident, pids in sorted(by_ident.items()):
+                pids.sort(key=lambda p: -sum(votes[p].values()))
+                if len(pids) > 1:
+                    lib.merge(pids[1:], pids[0])
+                lib.name(pids[0], ident, allow_duplicate=True)
+            before = libsets.score_labels(fs, labels())
+            print(libsets.fmt(f"{name} | named + merged", before), flush=True)
+            t0 = time.monotonic()
+            report = lib.learn()
+            print(f"{name} | learn: {report.message} ({time.monotonic() - t0:.1f} s)", flush=True)
+            lib.cluster()
+            after = libsets.score_labels(fs, labels())
+            print(libsets.fmt(f"{name} | + learn + cluster", after), flush=True)
+            print(f"{name} | BCubed F {after['bcubed_f'] - before['bcubed_f']:+.4f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("photos", type=Path)
@@ -117,8 +171,13 @@ def main() -> None:
     ap.add_argument("--variant", default="default", choices=sorted(VARIANTS))
     ap.add_argument("--gate", action="store_true")
     ap.add_argument("--min-photos", type=int, default=5)
+    ap.add_argument("--end-to-end", action="store_true", help="the user's way, through the library (see end_to_end)")
     args = ap.parse_args()
     print(stamp(), flush=True)
+    if args.end_to_end:
+        for name in args.sets:
+            end_to_end(args.photos, args.cache, name)
+        return
     fit_args = VARIANTS[args.variant]
     for name in args.sets:
         fs = load_set(args.photos, args.cache, name)

@@ -30,7 +30,7 @@ def test_walk_finds_images_skips_junk_hidden_and_loops(tmp_path: Path) -> None:
     make_jpeg(tmp_path / "a" / "one.jpg")
     make_jpeg(tmp_path / "a" / "b" / "two.JPEG")
     (tmp_path / "a" / "notes.txt").write_text("hello")
-    (tmp_path / "a" / "clip.mp4").write_bytes(b"\x00" * 10)
+    (tmp_path / "a" / "clip.mp4").write_bytes(b"\x00" * 10)  # a video (by its name): found, read later
     for junk in (".thumbnails", "@eaDir", ".hidden"):
         (tmp_path / junk).mkdir()
         make_jpeg(tmp_path / junk / "thumb.jpg")
@@ -41,7 +41,7 @@ def test_walk_finds_images_skips_junk_hidden_and_loops(tmp_path: Path) -> None:
     os.symlink(tmp_path / "a", tmp_path / "a" / "b" / "loop")
     os.symlink(tmp_path / "a", tmp_path / "again")
     found = sorted(os.path.relpath(e.path, tmp_path) for e in crawl.walk([tmp_path]))
-    assert found == ["a/IMG_0001", "a/b/two.JPEG", "a/one.jpg"]
+    assert found == ["a/IMG_0001", "a/b/two.JPEG", "a/clip.mp4", "a/one.jpg"]
 
 
 def test_walk_accepts_files_as_roots_and_reports_unlistable_folders(tmp_path: Path) -> None:

@@ -192,7 +192,7 @@ async def test_cover_not_a_face_and_open_file(
     app: PhotoclustApp, check: Library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr("photoclust.tui.app.open_in_viewer", lambda path: opened.append(path))
+    monkeypatch.setattr("photoclust.tui.app.open_in_viewer", lambda path, at=None: opened.append(path))
     obama = person_named(check, "Barack Obama")
     async with app.run_test(size=SIZE) as pilot:
         await open_person(pilot, "Obama")
