@@ -36,7 +36,7 @@ from eval_library import scanned  # noqa: E402
 from stamp import stamp  # noqa: E402
 
 from photoclust.learn.head import Head, TrainingSet  # noqa: E402
-from photoclust.learn.train import Examples, assignment, fit, validate  # noqa: E402
+from photoclust.learn.train import Examples, assignment, fit, same_photo_negatives, validate  # noqa: E402
 
 VARIANTS: dict[str, dict[str, float]] = {
     "default": {},
@@ -90,14 +90,7 @@ def simulate(
     refs = np.flatnonzero(label >= 0)
     queries = np.setdiff1d(np.arange(fs.X.shape[0]), refs)
     truth = np.array([key.get(fs.main.get(int(r), ""), -1) for r in queries], dtype=np.int64)
-    # two faces of one photo are two people: negatives for training
-    negatives = []
-    by_photo: dict[int, list[int]] = {}
-    for r, ph in enumerate(fs.photo.tolist()):
-        by_photo.setdefault(ph, []).append(r)
-    for rows in by_photo.values():
-        lab = [r for r in rows if label[r] >= 0]
-        negatives += [(a, b) for a in lab for b in rows if b != a]
+    negatives = same_photo_negatives(fs.photo, label)  # two faces of one photo are two people
     ex = Examples(fs.X.astype(np.float32), label, np.zeros(label.size, dtype=bool), negatives)
     return ex, queries, truth, refs
 

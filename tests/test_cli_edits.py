@@ -12,27 +12,12 @@ from click.testing import CliRunner, Result
 
 from photoclust.cli import cli
 from photoclust.library import Library
-from photoclust.store import Store
-from tests.helpers import build_library
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[int]]]:
-    path = tmp_path_factory.mktemp("cli-edits") / "template.db"
-    return path, build_library(path)
 
 
 @pytest.fixture
-def db(tmp_path: Path, template: tuple[Path, dict[str, list[int]]]) -> Path:
-    dst = tmp_path / "lib.db"
-    with Store.open(template[0]) as src:
-        src.db.execute("VACUUM INTO ?", [str(dst)])
-    return dst
-
-
-@pytest.fixture
-def faces(template: tuple[Path, dict[str, list[int]]]) -> dict[str, list[int]]:
-    return template[1]
+def db(library_path: Path) -> Path:
+    """A fresh copy of the test library (tests/conftest.py), for the CLI to edit."""
+    return library_path
 
 
 @pytest.fixture

@@ -37,6 +37,17 @@ class Examples:
         return int((counts >= 2).sum()) >= MIN_PEOPLE
 
 
+def same_photo_negatives(photo: np.ndarray, label: np.ndarray) -> list[tuple[int, int]]:
+    """(labelled row, other row) for every two faces of one photo: two people, whoever they are."""
+    by_photo: dict[int, list[int]] = {}
+    for r, ph in enumerate(photo.tolist()):
+        by_photo.setdefault(ph, []).append(r)
+    out: list[tuple[int, int]] = []
+    for members in by_photo.values():
+        out += [(a, b) for a in members if label[a] >= 0 for b in members if b != a]
+    return out
+
+
 def fit(
     ex: Examples,
     *,

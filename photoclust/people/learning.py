@@ -15,7 +15,7 @@ import numpy as np
 
 from photoclust.errors import ConstraintError
 from photoclust.learn.head import HEAD_VERSION, Head, TrainingSet, Validation
-from photoclust.learn.train import Examples
+from photoclust.learn.train import Examples, same_photo_negatives
 from photoclust.people.changes import ChangeSet
 from photoclust.people.edits import People
 from photoclust.store import Store, blobs_to_matrix
@@ -57,13 +57,7 @@ def examples(people: People) -> tuple[Examples, TrainingSet]:
             continue
         for pid in pids:
             negatives += [(r, int(o)) for o in np.flatnonzero((rows.person == pid) & rows.confirmed)[:8]]
-    # two faces of one photo are two people
-    by_photo: dict[int, list[int]] = {}
-    for r, ph in enumerate(rows.photo.tolist()):
-        by_photo.setdefault(ph, []).append(r)
-    for members in by_photo.values():
-        labelled = [r for r in members if label[r] >= 0]
-        negatives += [(a, b) for a in labelled for b in members if b != a]
+    negatives += same_photo_negatives(rows.photo, label)
     strong = label[(label >= 0) & ~weak]
     info = TrainingSet(
         faces=int(strong.size),
