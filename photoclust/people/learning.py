@@ -26,13 +26,26 @@ AUTO_LEARN_NEW_FACES = 100
 
 
 def active_head(store: Store) -> Head | None:
-    """The head in use for the current embedding model, or None (the base embeddings)."""
+    """The head in use for the current embedding model, or None (the base embeddings). Heads are never
+    changed once stored, so each is read and decoded once per library (one query per call: which is in use)."""
     from photoclust.embed import MODEL_VERSION
 
-    stored = store.heads.active()
-    if stored is None or stored.model_version != MODEL_VERSION or stored.version != HEAD_VERSION:
+    active = store.heads.active_key()
+    if active is None:
         return None
-    return Head.from_stored(stored.weights, stored.model_version, stored.report, stored.version)
+    key = (str(store.path), *active)
+    if key not in _decoded:
+        stored = store.heads.get(active[0])
+        usable = stored is not None and stored.model_version == MODEL_VERSION and stored.version == HEAD_VERSION
+        _decoded[key] = (
+            Head.from_stored(stored.weights, stored.model_version, stored.report, stored.version)
+            if stored is not None and usable
+            else None
+        )
+    return _decoded[key]
+
+
+_decoded: dict[tuple[str, int, float], Head | None] = {}
 
 
 def mapped(store: Store, X: np.ndarray) -> np.ndarray:

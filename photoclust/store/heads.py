@@ -34,15 +34,24 @@ class HeadTables:
         return int(cur.lastrowid or 0)
 
     def active_id(self) -> int | None:
-        row = self.db.execute("SELECT id FROM heads WHERE active = 1").fetchone()
-        return None if row is None else int(row[0])
+        key = self.active_key()
+        return None if key is None else key[0]
+
+    def active_key(self) -> tuple[int, float] | None:
+        """(id, created_at) of the head in use: what tells two heads apart, even across libraries."""
+        row = self.db.execute("SELECT id, created_at FROM heads WHERE active = 1").fetchone()
+        return None if row is None else (int(row[0]), float(row[1]))
 
     def set_active(self, head_id: int | None) -> None:
         self.db.execute("UPDATE heads SET active = (id IS ?)", [head_id])
 
     def active(self) -> StoredHead | None:
+        head_id = self.active_id()
+        return None if head_id is None else self.get(head_id)
+
+    def get(self, head_id: int) -> StoredHead | None:
         row = self.db.execute(
-            "SELECT id, version, model_version, weights, report, created_at FROM heads WHERE active = 1"
+            "SELECT id, version, model_version, weights, report, created_at FROM heads WHERE id = ?", [head_id]
         ).fetchone()
         return None if row is None else StoredHead(int(row[0]), row[1], row[2], bytes(row[3]), row[4], float(row[5]))
 
