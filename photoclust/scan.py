@@ -98,10 +98,7 @@ class PhotoAnalyser:
         if self.embedder is not None:
             crops = np.stack([f.crop for f in photo.faces]) if photo.faces else np.zeros((0, CROP_SIZE, CROP_SIZE, 3))
             embeddings = self.embedder.embed(crops.astype(np.uint8))
-        # The crops are no longer needed once embedded: don't ship them back to the parent.
-        if embeddings is not None:
-            photo = replace(photo, faces=tuple(replace(f, crop=_EMPTY) for f in photo.faces))
-        return Analysed(photo, embeddings)
+        return _analysed(photo, embeddings)
 
     def _video(self, entry: FileEntry) -> WorkResult:
         try:
@@ -114,14 +111,13 @@ class PhotoAnalyser:
             photo, embeddings = self.analyse_video(entry, sha)
         except ImageError as exc:
             return FailedPhoto(entry, str(exc), sha)
-        if embeddings is not None:
-            photo = replace(photo, faces=tuple(replace(f, crop=_EMPTY) for f in photo.faces))
-        return Analysed(photo, embeddings)
+        return _analysed(photo, embeddings)
 
     def analyse_video(self, entry: FileEntry, sha256: str) -> tuple[AnalysedPhoto, np.ndarray | None]:
-        """Faces of a video: detect in the sampled frames, track, keep each track's best frames
-        (detect/track.py). With an embedder, the frames' faces are embedded here (tracking uses them);
-        without one (the parent embeds), tracks link by box overlap and the parent embeds the best crop."""
+        """Faces of a video: detect in the sampled frames, track by box overlap, keep each track's best
+        frames (detect/track.py). With an embedder, the best frames of each piece of a track are embedded
+        here and the pieces of one person rejoined; without one (the parent embeds), the pieces stay as
+        they are and the parent embeds each one's best crop."""
         from photoclust.detect import Detector, analyse_faces
         from photoclust.detect.track import best_of, best_sightings, link, rejoin
 
@@ -179,6 +175,15 @@ class PhotoAnalyser:
 
 
 _EMPTY = np.zeros((0,), dtype=np.uint8)
+
+
+def _analysed(photo: AnalysedPhoto, embeddings: np.ndarray | None) -> Analysed:
+    """The result to send back; once embedded, the crops are not needed: they are not shipped."""
+    if embeddings is not None:
+        photo = replace(photo, faces=tuple(replace(f, crop=_EMPTY) for f in photo.faces))
+    return Analysed(photo, embeddings)
+
+
 # Video frames are searched on a copy of at most 720 px, for faces of 32 px and more there (about 85 px
 # in a 1080p frame): 6x faster than the photo settings on 1080p frames (363 -> 57 ms a frame), and the
 # faces they miss are too small for a useful embedding; a track's best frames are its largest.

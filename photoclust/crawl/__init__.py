@@ -309,8 +309,6 @@ def decode_raw(raw: RawPhoto, max_long_side: int | None = None) -> Decoded:
         raise ImageError(f"corrupt or unsupported RAW file: {text}") from exc
     except MemoryError as exc:
         raise ImageError("RAW file too large to decode in memory") from exc
-    if img.mode != "RGB":
-        img = img.convert("RGB")
     info = PhotoInfo(sha256=raw.sha256, width=full_w, height=full_h, taken_at=None, format="RAW")
     return Decoded(image=img, scale=full_w / img.size[0], info=info)
 
@@ -387,7 +385,5 @@ def display_image(path: str, max_side: int, at: float | None = None) -> tuple[Im
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ImageError(f"cannot read {path}: {exc}") from exc
         w0 = img.width / k
-    if img.mode != "RGB":
-        img = img.convert("RGB")
     img.thumbnail((max_side, max_side))
     return img, img.width / w0

@@ -63,13 +63,16 @@ def examples(people: People) -> tuple[Examples, TrainingSet]:
     weak = (label >= 0) & ~rows.confirmed
     pos = {int(f): r for r, f in enumerate(rows.ids.tolist())}
     negatives: list[tuple[int, int]] = []
-    # "not this person": the face against that person's confirmed faces
+    # "not this person": the face against (up to 8 of) that person's confirmed faces
+    confirmed_of: dict[int, list[int]] = {}
+    for c in np.flatnonzero(rows.confirmed).tolist():
+        confirmed_of.setdefault(int(rows.person[c]), []).append(c)
     for fid, pids in people.rejections().items():
-        r = pos.get(fid)
-        if r is None:
+        row = pos.get(fid)
+        if row is None:
             continue
         for pid in pids:
-            negatives += [(r, int(o)) for o in np.flatnonzero((rows.person == pid) & rows.confirmed)[:8]]
+            negatives += [(row, o) for o in confirmed_of.get(pid, [])[:8]]
     negatives += same_photo_negatives(rows.photo, label)
     strong = label[(label >= 0) & ~weak]
     info = TrainingSet(

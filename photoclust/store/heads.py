@@ -45,10 +45,6 @@ class HeadTables:
     def set_active(self, head_id: int | None) -> None:
         self.db.execute("UPDATE heads SET active = (id IS ?)", [head_id])
 
-    def active(self) -> StoredHead | None:
-        head_id = self.active_id()
-        return None if head_id is None else self.get(head_id)
-
     def get(self, head_id: int) -> StoredHead | None:
         row = self.db.execute(
             "SELECT id, version, model_version, weights, report, created_at FROM heads WHERE id = ?", [head_id]
