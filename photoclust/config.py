@@ -62,8 +62,11 @@ def default_db_path() -> Path:
     return Path(env) if env else data_dir() / "photoclust.db"
 
 
-def default_workers() -> int:
-    return max(1, min(4, (os.cpu_count() or 1)))
+def default_workers(device: str = "cpu") -> int:
+    """Worker processes for a scan: on the CPU one per core, up to 4; with a GPU (MTCNN batched on it, the
+    parent embedding) the workers mostly decode JPEGs, so up to 12 keep one GPU fed."""
+    cores = os.cpu_count() or 1
+    return max(1, min(4 if device == "cpu" else 12, cores))
 
 
 @dataclass(frozen=True)

@@ -696,3 +696,101 @@ def test_the_frozen_boxes_of_the_tui_tests_are_what_the_detector_finds() -> None
         assert len(found) == len(frozen), (rel, found)
         for box in frozen:
             assert max(iou(tuple(map(float, box)), f) for f in found) > 0.9, (rel, box, found)
+
+
+# -- speed work (issue 15): the same results, faster ---------------------------------------------
+
+
+def test_our_mtcnn_stages_give_facenet_pytorchs_boxes(detector: Detector) -> None:
+    """detect/mtcnn.py resamples through a summed-area table and runs P-Net channels-last: the boxes,
+    probabilities and landmarks must be facenet-pytorch's own ``detect_face``'s, to float rounding."""
+    from facenet_pytorch.models.utils.detect_face import detect_face
+
+    from photoclust._torch import import_torch
+    from photoclust.detect.mtcnn import detect_faces
+
+    torch = import_torch()
+    m = detector._model
+    paths = [p for p in sorted(PHOTOS.rglob("*.jpg")) if "group" in p.parts][:3] + sorted(PHOTOS.glob("obama/*.jpg"))[
+        :2
+    ]
+    compared = 0
+    for path in paths:
+        rgb = to_rgb(load(path))
+        for minsize in (20.0, 20 / 0.709**2):
+            with torch.inference_mode():
+                theirs, their_points = detect_face(
+                    [rgb], minsize, m.pnet, m.rnet, m.onet, m.thresholds, m.factor, "cpu"
+                )
+                ((ours, our_points),) = detect_faces([rgb], minsize, m)
+            theirs = np.asarray(theirs[0], dtype=np.float32).reshape(-1, 5)
+            assert ours.shape == theirs.shape, path
+            np.testing.assert_allclose(ours[:, :4], theirs[:, :4], atol=0.01)
+            np.testing.assert_allclose(ours[:, 4], theirs[:, 4], atol=1e-5)
+            np.testing.assert_allclose(our_points, np.asarray(their_points[0], np.float32).reshape(-1, 5, 2), atol=0.01)
+            compared += len(ours)
+    assert compared >= 10
+
+
+def test_area_resampling_matches_torch_interpolate() -> None:
+    from photoclust._torch import import_torch
+    from photoclust.detect.mtcnn import crop_area, resize_area, summed_area
+
+    torch = import_torch()
+    rng = np.random.default_rng(1)
+    img = torch.as_tensor(rng.integers(0, 256, (2, 3, 37, 53), dtype=np.uint8))
+    table = summed_area(img)
+    for size in ((11, 17), (37, 53), (50, 70), (1, 1)):
+        want = torch.nn.functional.interpolate(img.float(), size=size, mode="area")
+        assert torch.allclose(resize_area(table, size), want, atol=1e-4)
+    # regions given as facenet-pytorch's pad() gives them: 1-based first row/column, inclusive last
+    y, ey, x, ex = np.array([1, 5, 30]), np.array([37, 20, 33]), np.array([1, 10, 50]), np.array([53, 40, 53])
+    got = crop_area(table, np.array([0, 1, 1]), y, ey, x, ex, 24)
+    for k, n in enumerate((0, 1, 1)):
+        region = img[n : n + 1, :, y[k] - 1 : ey[k], x[k] - 1 : ex[k]].float()
+        want = torch.nn.functional.interpolate(region, size=(24, 24), mode="area")[0]
+        assert torch.allclose(got[k], want, atol=1e-4)
+
+
+def test_pyramid_min_size_skips_whole_levels() -> None:
+    from photoclust.detect.detector import PYRAMID_FACTOR, pyramid_min_size
+
+    assert pyramid_min_size(20, 10) == 20  # a reduced copy of a large photo: every level is needed
+    assert pyramid_min_size(20, 20) == 20
+    full = pyramid_min_size(20, config.FLAG_SIZE_PX)  # a photo at its own size: faces of 40 px and up
+    assert full == pytest.approx(20 / PYRAMID_FACTOR**2) and full <= config.FLAG_SIZE_PX
+    for wanted in (21, 33, 40, 57, 100, 400):
+        m = pyramid_min_size(20, wanted)
+        assert m <= wanted < m / PYRAMID_FACTOR + 1e-9  # never looks for less than one level too few
+        skipped = math.log(m / 20) / -math.log(PYRAMID_FACTOR)
+        assert abs(skipped - round(skipped)) < 1e-9  # the remaining levels are the base pyramid's own
+
+
+def test_faces_under_the_small_size_are_not_searched_for(detector: Detector) -> None:
+    """The pyramid levels that only find faces well under FLAG_SIZE_PX in the photo's own pixels are
+    skipped: a 14 px face is not found in a photo at its own size, but is in a copy at a quarter of the
+    size of a photo where it is 56 px, and is with the small size lowered."""
+    photo = load(PHOTOS / "obama" / "02.jpg")
+    face = detector.detect(photo)[0]
+    k = 14 / (face.box[2] - face.box[0])
+    canvas = Image.new("RGB", (320, 240), (128, 128, 128))
+    canvas.paste(photo.resize((round(photo.width * k), round(photo.height * k))), (100, 90))
+    assert detector.detect(canvas) == []
+    assert len(detector.detect(canvas, scale=4.0)) == 1
+    assert len(Detector(min_face_px=12).detect(canvas)) == 1
+
+
+def test_detect_many_finds_what_detect_finds_one_by_one(detector: Detector) -> None:
+    """Photos of one size go through MTCNN in one batch; the faces are those of one photo at a time."""
+    paths = sorted(PHOTOS.glob("obama/*.jpg"))[:3] + sorted(PHOTOS.glob("madonna/*.jpg"))[:2]
+    images = [load(p).resize((400, 300)) for p in paths[:4]] + [load(paths[4]), Image.new("RGB", (400, 300))]
+    scales = [1.0, 2.0, 1.0, 1.0, 1.0, 1.0]
+    many = detector.detect_many(images, scales)
+    assert sum(len(f) for f in many) >= 5 and many[-1] == []
+    for image, scale, faces in zip(images, scales, many, strict=True):
+        one = detector.detect(image, scale=scale)
+        assert len(one) == len(faces)
+        for a, b in zip(one, faces, strict=True):
+            assert np.allclose(a.box, b.box, atol=0.05) and abs(a.probability - b.probability) < 1e-5
+    with pytest.raises(ValueError, match="one scale per image"):
+        detector.detect_many(images, scales[:2])

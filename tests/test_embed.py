@@ -47,6 +47,8 @@ def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_device("tpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr("photoclust.embed.gpu_present", lambda: True)  # a device node, but no usable CUDA
+    assert resolve_device("auto") == "cpu"
     with pytest.raises(DeviceError, match="CUDA is not available") as info:
         resolve_device("cuda")
     assert "\n" not in str(info.value)
@@ -281,3 +283,34 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path, weights: Path, faces: tuple[np
 
     vectors = Embedder(device="cpu", cache=cache).embed(faces[0][:2])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_frozen_network_gives_the_eager_networks_vectors(faces: tuple[np.ndarray, list[str]], weights: Path) -> None:
+    """The embedder runs FaceNet as a frozen, inference-optimised graph (batch norms folded): the vectors
+    must be the eager model's to float rounding, for any batch size, with and without the mirror image."""
+    crops = faces[0][:12]
+    for flip in (False, True):
+        eager_model = Embedder(device="cpu", flip_average=flip, freeze=False)
+        frozen_model = Embedder(device="cpu", flip_average=flip)
+        eager, frozen = eager_model.embed(crops), frozen_model.embed(crops)
+        assert (
+            "ScriptModule" in type(frozen_model._model).__name__
+            and "ScriptModule" not in type(eager_model._model).__name__
+        )
+        assert np.abs(eager - frozen).max() < 1e-4
+        assert np.abs(frozen_model.embed(crops[:1])[0] - frozen[0]).max() < 1e-4
+
+
+def test_auto_device_without_a_gpu_device_node_does_not_import_torch(tmp_path: Path) -> None:
+    """A scan's parent resolves "auto" before its workers start: where Linux shows no GPU device node,
+    that answer (cpu) must not cost a torch import (1-1.5 s of CPU)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import photoclust.embed as e; e.gpu_present = lambda: False; "
+        "print(e.resolve_device('auto'), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["cpu", "False"]

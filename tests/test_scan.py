@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from photoclust.config import ScanSettings
 from photoclust.errors import DatabaseError
 from photoclust.library import Library
 from photoclust.store import Store
-from tests.helpers import SAMPLE, alive, copy_sample
+from tests.helpers import SAMPLE, alive, copy_sample, make_clip
 
 pytestmark = pytest.mark.slow
 
@@ -376,3 +376,37 @@ def test_workers_die_with_a_killed_scan_and_the_next_scan_resumes(
     out = resume.communicate(timeout=600)[0].decode()
     assert resume.returncode == 0, out
     assert faces_by_content(db) == faces_by_content(clean_photos_db)
+
+
+def test_photos_analysed_together_give_what_each_gives_alone(tmp_path: Path, photos_dir: Path) -> None:
+    """A worker's task is a few photos: detected in one MTCNN batch where their sizes match, embedded in
+    one FaceNet batch. The faces and vectors must be those of one photo at a time, each result in its
+    entry's place, with an unreadable file among them."""
+    import numpy as np
+
+    from photoclust.scan import Analysed, PhotoAnalyser, _chunks
+    from photoclust.types import FailedPhoto, FileEntry
+
+    paths = [tmp_path / f"same{i}.jpg" for i in range(3)]
+    for i, src in enumerate(sorted((photos_dir / "obama").glob("*.jpg"))[:3]):
+        ImageOps.pad(Image.open(src).convert("RGB"), (480, 360)).save(paths[i])  # one size: one MTCNN batch
+    paths.insert(1, tmp_path / "broken.jpg")
+    paths[1].write_bytes(b"\xff\xd8\xff not really a jpeg")
+    paths.append(sorted((photos_dir / "madonna").glob("*.jpg"))[0])
+    entries = [FileEntry(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+    analyser = PhotoAnalyser(None, embed=True, flip_average=True)
+    together = analyser.analyse_many(entries)
+    alone = [analyser(e) for e in entries]
+    assert [type(r) for r in together] == [Analysed, FailedPhoto, Analysed, Analysed, Analysed]
+    for a, b in zip(together, alone, strict=True):
+        assert type(a) is type(b)
+        if isinstance(a, Analysed) and isinstance(b, Analysed):
+            assert a.photo.entry == b.photo.entry and len(a.photo.faces) == len(b.photo.faces) >= 1
+            assert a.embeddings is not None and b.embeddings is not None
+            assert np.abs(a.embeddings - b.embeddings).max() < 1e-4
+            for fa, fb in zip(a.photo.faces, b.photo.faces, strict=True):
+                assert np.allclose(fa.detection.box, fb.detection.box, atol=0.05)
+    make_clip(tmp_path / "clip.mp4", [Image.new("RGB", (64, 48))] * 3)
+    clip = FileEntry(str(tmp_path / "clip.mp4"), 1, 1)
+    runs = list(_chunks([entries[0], clip, *entries[1:]], 2))
+    assert runs == [[clip], entries[0:2], entries[2:4], entries[4:]]  # a video is a task of its own

@@ -19,6 +19,7 @@ Cost: two more, smaller passes, only on photos where the first found nothing (se
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from PIL import Image
 
 from photoclust import config
 from photoclust._torch import LazyModel, import_facenet_pytorch, import_torch
+from photoclust.detect.mtcnn import detect_faces
 from photoclust.detect.quality import Frame, to_rgb
 from photoclust.errors import DeviceError, ModelError
 from photoclust.types import DetectedFace, iou
@@ -37,6 +39,8 @@ STAGE_THRESHOLDS = (0.6, 0.7, 0.7)
 PYRAMID_FACTOR = 0.709
 ROTATED_LONG_SIDE = 640
 ROTATED_MIN_PROBABILITY = config.FLAG_PROBABILITY
+# Photos per MTCNN batch in detect_many (a batch of 1024 x 768 copies takes about 60 MB a photo on the device).
+BATCH = 32
 
 
 def _reduce(image: Image.Image, long_side: int) -> tuple[Image.Image, float, float]:
@@ -58,14 +62,24 @@ class Detector(LazyModel):
     state dicts shipped inside the facenet-pytorch wheel; nothing is downloaded.
     """
 
-    def __init__(self, device: str = "cpu", min_face_size: int = 20, try_rotations: bool = True) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        min_face_size: int = 20,
+        try_rotations: bool = True,
+        min_face_px: float = config.FLAG_SIZE_PX,
+    ) -> None:
         """``device``: "cpu", "cuda" (or "cuda:N") or "auto" (CUDA when available). ``min_face_size``:
         the smallest face MTCNN looks for, in pixels of the copy it runs on (long side <= DETECT_LONG_SIDE).
-        ``try_rotations``: look for sideways faces in photos where none was found upright."""
+        ``min_face_px``: the smallest face worth finding in the photo's own pixels (faces under
+        ``FLAG_SIZE_PX`` are flagged low quality); the pyramid levels that can only find smaller faces
+        are skipped (see :func:`pyramid_min_size`). ``try_rotations``: look for sideways faces in photos
+        where none was found upright."""
         if min_face_size < 12:
             raise ValueError("min_face_size must be at least 12 (MTCNN's P-Net window)")
         self.device = device
         self.min_face_size = int(min_face_size)
+        self.min_face_px = float(min_face_px)
         self.try_rotations = try_rotations
         super().__init__()
 
@@ -104,21 +118,42 @@ class Detector(LazyModel):
 
         Returns the faces with probability >= ``DROP_PROBABILITY``, largest box first; ``[]`` when none.
         """
-        if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale!r}")
-        if min(image.size) < self.min_face_size:
-            # No face of the minimum size fits, and MTCNN's pyramid would be empty (it then fails).
-            return []
-        self.load()
-        small, fx, fy = _reduce(to_rgb(image), config.DETECT_LONG_SIDE)
-        faces = self._run(small, config.DROP_PROBABILITY)
-        if not faces and self.try_rotations:
-            faces = self._run_sideways(small)
-        faces = [_map(f, lambda x, y: (x * fx * scale, y * fy * scale)) for f in faces]
-        faces.sort(key=_area, reverse=True)
-        return faces
+        return self.detect_many([image], [scale])[0]
 
-    def _run_sideways(self, rgb: Image.Image) -> list[DetectedFace]:
+    def detect_many(self, images: list[Image.Image], scales: list[float]) -> list[list[DetectedFace]]:
+        """:meth:`detect` for several photos at once: those whose reduced copies have the same size (photos
+        from one camera) go through MTCNN together, in batches of up to ``BATCH`` (one pyramid, one R-Net
+        and one O-Net pass each), which is what keeps a GPU busy. Same faces as one :meth:`detect` each."""
+        if len(images) != len(scales):
+            raise ValueError("detect_many needs one scale per image")
+        for scale in scales:
+            if not scale > 0:
+                raise ValueError(f"scale must be positive, got {scale!r}")
+        found: list[list[DetectedFace]] = [[] for _ in images]
+        groups: dict[tuple[tuple[int, int], float], list[tuple[int, Image.Image, float, float]]] = {}
+        for i, (image, scale) in enumerate(zip(images, scales, strict=True)):
+            if min(image.size) < self.min_face_size:
+                continue  # no face of the minimum size fits, and MTCNN's pyramid would be empty (it then fails)
+            small, fx, fy = _reduce(to_rgb(image), config.DETECT_LONG_SIDE)
+            minsize = pyramid_min_size(self.min_face_size, self.min_face_px / (fx * scale))
+            if min(small.size) >= minsize:
+                groups.setdefault((small.size, minsize), []).append((i, small, fx * scale, fy * scale))
+        if not groups:
+            return found
+        self.load()
+        for (_, minsize), members in groups.items():
+            for start in range(0, len(members), BATCH):
+                part = members[start : start + BATCH]
+                faces = self.run_batch([m[1] for m in part], config.DROP_PROBABILITY, minsize)
+                for (i, small, kx, ky), fs in zip(part, faces, strict=True):
+                    if not fs and self.try_rotations:
+                        fs = self._run_sideways(small, kx)
+                    fs = [_map(f, lambda x, y: (x * kx, y * ky)) for f in fs]  # noqa: B023
+                    fs.sort(key=_area, reverse=True)
+                    found[i] = fs
+        return found
+
+    def _run_sideways(self, rgb: Image.Image, scale: float) -> list[DetectedFace]:
         """The faces in ``rgb`` turned a quarter turn each way, in ``rgb``'s coordinates.
 
         Both turns are tried: MTCNN sometimes also finds a face upside down (in the wrong turn), with
@@ -129,7 +164,7 @@ class Detector(LazyModel):
         for turns in (1, 3):
             frame = Frame(rgb.size, turns)
             turned, rx, ry = _reduce(frame.turn(rgb), ROTATED_LONG_SIDE)
-            for f in self._run(turned, ROTATED_MIN_PROBABILITY):
+            for f in self._run(turned, ROTATED_MIN_PROBABILITY, scale * rx):
                 found.append(_map(f, lambda u, v: frame.from_frame(u * rx, v * ry)))  # noqa: B023
         found.sort(key=lambda f: f.probability, reverse=True)
         kept: list[DetectedFace] = []
@@ -138,30 +173,44 @@ class Detector(LazyModel):
                 kept.append(f)
         return kept
 
-    def _run(self, rgb: Image.Image, min_probability: float) -> list[DetectedFace]:
-        """MTCNN on ``rgb`` as it is; faces in its coordinates, unsorted."""
-        if min(rgb.size) < self.min_face_size:
+    def _run(self, rgb: Image.Image, min_probability: float, scale: float) -> list[DetectedFace]:
+        """MTCNN on ``rgb`` as it is (one pixel of it = ``scale`` photo pixels); faces in its
+        coordinates, unsorted."""
+        minsize = pyramid_min_size(self.min_face_size, self.min_face_px / scale)
+        if min(rgb.size) < minsize:
             return []
+        return self.run_batch([rgb], min_probability, minsize)[0]
+
+    def run_batch(self, images: list[Image.Image], min_probability: float, minsize: float) -> list[list[DetectedFace]]:
+        """MTCNN on equal-size RGB ``images`` in one batch (one pyramid, one R-Net and one O-Net pass
+        for all of them); each image's faces in its coordinates, unsorted."""
+        self.load()
         torch = import_torch()
         with torch.inference_mode():
-            try:
-                boxes, probs, points = self._model.detect(rgb, landmarks=True)
-            except RuntimeError as exc:
-                # facenet-pytorch's second/third stage torch.cat()s an empty list when every
-                # candidate box lies outside the image; that means "no face", not a failure.
-                if "non-empty list of Tensors" in str(exc):
-                    return []
-                raise
-        if boxes is None:
-            return []
-        faces: list[DetectedFace] = []
-        for box, prob, pts in zip(boxes, probs, points, strict=True):
-            p = float(prob)
-            if p >= min_probability:
-                x1, y1, x2, y2 = (float(v) for v in box)
-                landmarks = tuple((float(px), float(py)) for px, py in pts)
-                faces.append(DetectedFace(box=(x1, y1, x2, y2), landmarks=landmarks, probability=p))
-        return faces
+            found = detect_faces(images, minsize, self._model)
+        out: list[list[DetectedFace]] = []
+        for boxes, points in found:
+            faces: list[DetectedFace] = []
+            for box, pts in zip(boxes, points, strict=True):
+                p = float(box[4])
+                if p >= min_probability:
+                    x1, y1, x2, y2 = (float(v) for v in box[:4])
+                    landmarks = tuple((float(px), float(py)) for px, py in pts)
+                    faces.append(DetectedFace(box=(x1, y1, x2, y2), landmarks=landmarks, probability=p))
+            out.append(faces)
+        return out
+
+
+def pyramid_min_size(min_face_size: int, wanted: float) -> float:
+    """The ``minsize`` to give MTCNN so that it looks for faces of ``wanted`` px and up, but never
+    below ``min_face_size``: ``min_face_size`` divided by a whole power of the pyramid factor. The
+    pyramid's levels are then exactly those of ``min_face_size`` less the first (largest, costliest)
+    ones, so faces of ``wanted`` px and more are found at the very same scales as before. On a
+    500 px photo (``wanted`` 40) this skips 2 levels: detection 121 -> 68 ms (benchmarks/RESULTS.md)."""
+    if wanted <= min_face_size:
+        return float(min_face_size)
+    skip = math.floor(math.log(wanted / min_face_size) / -math.log(PYRAMID_FACTOR) + 1e-9)
+    return min_face_size / PYRAMID_FACTOR**skip
 
 
 def _area(f: DetectedFace) -> float:
