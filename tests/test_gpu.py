@@ -46,3 +46,20 @@ def test_scan_on_cuda_matches_cpu(tmp_path: Path, photos_dir: Path) -> None:
             out[device] = ([(r[0], round(r[1])) for r in rows], blobs_to_matrix(r[2] for r in rows))
     assert out["cpu"][0] == out["cuda"][0]
     assert (np.sum(out["cpu"][1] * out["cuda"][1], axis=1) > 0.999).all()
+
+
+def test_batched_mtcnn_on_cuda_matches_cpu(photos_dir: Path) -> None:
+    """The GPU pipeline's detector: equal-size photos in one MTCNN batch on the GPU find the CPU's faces."""
+    from PIL import Image, ImageOps
+
+    from photoclust.detect import Detector
+
+    images = [ImageOps.pad(Image.open(p).convert("RGB"), (640, 480)) for p in sorted(photos_dir.glob("*/*.jpg"))[:12]]
+    scales = [1.0] * len(images)
+    cpu = Detector(device="cpu").detect_many(images, scales)
+    gpu = Detector(device="cuda").detect_many(images, scales)
+    assert sum(map(len, cpu)) >= 10
+    for a, b in zip(cpu, gpu, strict=True):
+        assert len(a) == len(b)
+        for fa, fb in zip(a, b, strict=True):
+            assert np.allclose(fa.box, fb.box, atol=1.0) and abs(fa.probability - fb.probability) < 1e-3
