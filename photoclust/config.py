@@ -34,10 +34,6 @@ FLAG_PROFILE = "profile"
 WEAK_FLAGS = frozenset({FLAG_LOW_PROBABILITY, FLAG_SMALL, FLAG_BLURRY})
 
 MAX_PIXELS = 200_000_000  # refuse decompression bombs above 200 MP
-# Flip-averaging (embedding a face with its mirror image) only for faces turned more than this (|yaw| from the
-# landmarks, 0 frontal .. 1 profile): chosen on celeba_wild (eval_flip.py --yaw), where it keeps TAR@FAR 1e-3
-# within 0.005 of flipping every face while flipping 31 % of them; see benchmarks/RESULTS.md.
-FLIP_MIN_YAW = 0.3
 DETECT_LONG_SIDE = 1024  # MTCNN runs on a copy no larger than this
 CROP_SIZE = 160
 CROP_MARGIN = 32

@@ -161,7 +161,8 @@ class Recognizer:
         photo = self._analyser.analyse(entry, raw)
         if not photo.faces:
             raise NotFound(f"no face found in {entry.path}")
-        embeddings = self._analyser.embedder.embed_faces(photo.faces)
+        crops = np.stack([f.crop for f in photo.faces]).astype(np.uint8)
+        embeddings = self._analyser.embedder.embed(crops)
         i = max(range(len(photo.faces)), key=lambda k: _area(photo.faces[k].detection.box))
         return ProbeFace(entry.path, photo.faces[i].detection.box, embeddings[i], None, len(photo.faces))
 

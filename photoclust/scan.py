@@ -128,7 +128,9 @@ class PhotoAnalyser:
                 results[i] = FailedPhoto(entry, str(exc), raw.sha256)
         vectors: list[np.ndarray | None] = [None] * len(photos)
         if self.embedder is not None:
-            embeddings = self.embedder.embed_faces([f for _, p in photos for f in p.faces])
+            crops = [f.crop for _, p in photos for f in p.faces]
+            stacked = np.stack(crops).astype(np.uint8) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+            embeddings = self.embedder.embed(stacked)
             offsets = np.cumsum([0] + [len(p.faces) for _, p in photos])
             vectors = [embeddings[offsets[k] : offsets[k + 1]] for k in range(len(photos))]
         for (i, photo), emb in zip(photos, vectors, strict=True):
@@ -196,7 +198,7 @@ class PhotoAnalyser:
         if self.embedder is not None:  # embed each piece's best frames, then join the pieces of a person
             best = [s for track in tracks for s in best_sightings(track)]
             if best:
-                vectors = self.embedder.embed_faces([s.face for s in best])
+                vectors = self.embedder.embed(np.stack([s.face.crop for s in best]).astype(np.uint8))
                 for s, v in zip(best, vectors, strict=True):
                     s.embedding = v
             tracks = rejoin(tracks)
@@ -482,7 +484,8 @@ def scan(
                 from photoclust.embed import Embedder
 
                 parent_embedder = Embedder(device=device, flip_average=settings.flip_average)
-            embs = parent_embedder.embed_faces([f for p in need for f in p.faces])
+            crops = np.stack([f.crop for p in need for f in p.faces]).astype(np.uint8)
+            embs = parent_embedder.embed(crops)
             offsets = np.cumsum([0] + [len(p.faces) for p in need])
             by_id = {id(p): embs[offsets[i] : offsets[i + 1]] for i, p in enumerate(need)}
         for photo, emb in analysed:

@@ -314,28 +314,3 @@ def test_auto_device_without_a_gpu_device_node_does_not_import_torch(tmp_path: P
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["cpu", "False"]
-
-
-@pytest.mark.slow
-def test_only_turned_faces_are_averaged_with_their_mirror_image(
-    faces: tuple[np.ndarray, list[str]], weights: Path
-) -> None:
-    """embed_faces mirrors a face only when it is turned more than FLIP_MIN_YAW (where flip-averaging pays,
-    RESULTS.md): a frontal face gets its plain embedding, a turned one its flip-averaged one."""
-    from photoclust.config import FLIP_MIN_YAW
-    from photoclust.types import DetectedFace, FaceCrop, FaceQuality
-
-    crops = faces[0][:4]
-    yaws = [0.0, FLIP_MIN_YAW + 0.1, -(FLIP_MIN_YAW + 0.2), FLIP_MIN_YAW]
-    det = DetectedFace(box=(0.0, 0.0, 1.0, 1.0), landmarks=(), probability=1.0)
-    face_crops = [FaceCrop(det, FaceQuality(100.0, 100.0, y), c, b"") for c, y in zip(crops, yaws, strict=True)]
-    flipping = Embedder(device="cpu", flip_average=True)
-    got = flipping.embed_faces(face_crops)
-    plain = Embedder(device="cpu", flip_average=False).embed(crops)
-    averaged = flipping.embed(crops)
-    for i, turned in enumerate((False, True, True, False)):
-        want = averaged[i] if turned else plain[i]
-        assert np.abs(got[i] - want).max() < 1e-4, i
-    assert not np.allclose(plain[1], averaged[1], atol=1e-3)  # the two recipes do differ
-    assert Embedder(device="cpu", flip_average=False).embed_faces(face_crops) == pytest.approx(plain, abs=1e-4)
-    assert flipping.embed_faces([]).shape == (0, 512)

@@ -9,16 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from photoclust._torch import LazyModel
-from photoclust.config import FLIP_MIN_YAW
 from photoclust.errors import DeviceError, ModelError
-from photoclust.types import EMBEDDING_DIM, FaceCrop
+from photoclust.types import EMBEDDING_DIM
 
 # Recorded with every stored embedding: embeddings of different versions must never be compared.
 MODEL_VERSION = "facenet-20180408-102900/casia-webface/pt1"
@@ -67,8 +65,8 @@ def resolve_device(requested: str) -> str:
 class Embedder(LazyModel):
     """FaceNet embedder. Cheap to construct; :meth:`load` (or the first :meth:`embed`) loads the model.
 
-    ``flip_average``: embed a crop and its mirror image, average the two raw (pre-normalisation)
-    embeddings, then L2-normalise; :meth:`embed_faces` does it only for turned faces (where it pays). ``cache``: directory of the converted weights (default
+    ``flip_average``: embed each crop and its mirror image, average the two raw (pre-normalisation)
+    embeddings, then L2-normalise. ``cache``: directory of the converted weights (default
     ``config.cache_dir()``). ``threads``: if given, ``torch.set_num_threads`` at load time.
     ``freeze``: run the network as a frozen TorchScript graph (see :func:`_frozen`); False keeps eager mode.
     """
@@ -133,19 +131,8 @@ class Embedder(LazyModel):
         release_freed_memory()  # the eager weights and the tracing's garbage: ~250 MB of RSS per worker
         return frozen
 
-    def embed_faces(self, faces: Sequence[FaceCrop]) -> np.ndarray:
-        """The faces' embeddings, ``(N, 512)``; with ``flip_average`` only the faces turned more than
-        ``config.FLIP_MIN_YAW`` are averaged with their mirror image (:meth:`embed`'s ``mirror``)."""
-        if not faces:
-            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        crops = np.stack([f.crop for f in faces]).astype(np.uint8)
-        return self.embed(crops, mirror=np.array([abs(f.quality.yaw) > FLIP_MIN_YAW for f in faces]))
-
-    def embed(self, crops: np.ndarray, batch_size: int | None = None, mirror: np.ndarray | None = None) -> np.ndarray:
-        """uint8 RGB crops ``(N, 160, 160, 3)`` -> float32 ``(N, 512)`` L2-normalised embeddings.
-
-        With ``flip_average``, the crops where ``mirror`` is True (all of them when it is None) are embedded
-        with their mirror image and the two raw embeddings averaged before normalising."""
+    def embed(self, crops: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """uint8 RGB crops ``(N, 160, 160, 3)`` -> float32 ``(N, 512)`` L2-normalised embeddings."""
         arr = np.asarray(crops)
         if arr.ndim != 4 or arr.shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
             raise ValueError(f"expected crops of shape (N, {CROP_SIZE}, {CROP_SIZE}, 3), got {arr.shape}")
@@ -154,11 +141,6 @@ class Embedder(LazyModel):
         n = arr.shape[0]
         if n == 0:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        flip = np.ones(n, dtype=bool) if mirror is None else np.asarray(mirror, dtype=bool)
-        if flip.shape != (n,):
-            raise ValueError(f"mirror must have one value per crop ({n}), got shape {flip.shape}")
-        if not self.flip_average:
-            flip[:] = False
         self.load()
         from photoclust._torch import import_torch
 
@@ -170,12 +152,12 @@ class Embedder(LazyModel):
                 chunk = torch.from_numpy(np.ascontiguousarray(arr[start : start + step]))
                 x = chunk.to(self.device).permute(0, 3, 1, 2).float()
                 x = (x - 127.5) / 128.0
-                which = torch.from_numpy(flip[start : start + step]).to(self.device)
-                m = x.shape[0]
-                raw = self._model(torch.cat([x, x[which].flip(3)], dim=0))
-                raw, mirrored = raw[:m], raw[m:]
-                if len(mirrored):
-                    raw[which] = (raw[which] + mirrored) / 2
+                if self.flip_average:
+                    m = x.shape[0]
+                    raw = self._model(torch.cat([x, x.flip(3)], dim=0))
+                    raw = (raw[:m] + raw[m:]) / 2
+                else:
+                    raw = self._model(x)
                 emb = torch.nn.functional.normalize(raw.float(), p=2, dim=1)
                 out[start : start + len(emb)] = emb.cpu().numpy()
         return out
