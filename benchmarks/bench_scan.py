@@ -116,10 +116,11 @@ def make_large(src: Path, dest: Path, n: int) -> Path:
     from PIL import Image
 
     dest.mkdir(parents=True, exist_ok=True)
-    files = [e.path for e in crawl.walk([src])][:n]
-    for i, path in enumerate(files):
-        with Image.open(path) as im:
+    files = [e.path for e in crawl.walk([src])]
+    for i in range(n):  # cycles through the folder's photos when it has fewer than n (e.g. data/photos)
+        with Image.open(files[i % len(files)]) as im:
             im = im.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+            im.putpixel((i % 4000, 0), (i % 256, 0, 0))  # every copy has its own content (and sha256)
             im.save(dest / f"large_{i:04d}.jpg", quality=90)
     return dest
 
