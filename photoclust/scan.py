@@ -26,6 +26,7 @@ import numpy as np
 from photoclust import crawl
 from photoclust.config import CROP_SIZE, DETECT_LONG_SIDE, ScanSettings, default_workers
 from photoclust.crawl import video
+from photoclust.embed import FREEZE_AFTER
 from photoclust.errors import ImageError
 from photoclust.progress import NullProgress, Progress
 from photoclust.store import Store
@@ -71,11 +72,11 @@ class PhotoAnalyser:
     """Reads, decodes, detects, crops and (optionally) embeds photos, a few at a time (:meth:`analyse_many`).
 
     ``device``: where MTCNN runs ("cpu", or "cuda" for the GPU pipeline, where the parent embeds).
-    ``freeze``: run FaceNet frozen (see ``Embedder``): 1.3 s more to load, 30 % less per face; worth it for
-    a scan, not for the one or two photos of ``verify`` or ``identify``."""
+    ``freeze_after``: FaceNet runs frozen after this many faces (see ``Embedder``; None: never, for the one
+    or two photos of ``verify`` or ``identify``)."""
 
     def __init__(
-        self, db_path: str | None, embed: bool, flip_average: bool, device: str = "cpu", freeze: bool = True
+        self, db_path: str | None, embed: bool, flip_average: bool, device: str = "cpu", freeze_after: int | None = FREEZE_AFTER
     ) -> None:
         from photoclust.detect import Detector
 
@@ -87,7 +88,7 @@ class PhotoAnalyser:
         if embed:
             from photoclust.embed import Embedder
 
-            self.embedder = Embedder(device=device, flip_average=flip_average, freeze=freeze)
+            self.embedder = Embedder(device=device, flip_average=flip_average, freeze_after=freeze_after)
         self._known = HashLookup(db_path)
         self.video_detector: Any = None  # made on the first video (faces in video frames: see VIDEO_MIN_FACE)
 

@@ -291,7 +291,7 @@ def test_frozen_network_gives_the_eager_networks_vectors(faces: tuple[np.ndarray
     must be the eager model's to float rounding, for any batch size, with and without the mirror image."""
     crops = faces[0][:12]
     for flip in (False, True):
-        eager_model = Embedder(device="cpu", flip_average=flip, freeze=False)
+        eager_model = Embedder(device="cpu", flip_average=flip, freeze_after=None)
         frozen_model = Embedder(device="cpu", flip_average=flip)
         eager, frozen = eager_model.embed(crops), frozen_model.embed(crops)
         assert (
@@ -300,6 +300,13 @@ def test_frozen_network_gives_the_eager_networks_vectors(faces: tuple[np.ndarray
         )
         assert np.abs(eager - frozen).max() < 1e-4
         assert np.abs(frozen_model.embed(crops[:1])[0] - frozen[0]).max() < 1e-4
+    # A scan's workers start eager and freeze after FREEZE_AFTER faces (a small scan never pays for it).
+    later = Embedder(device="cpu", freeze_after=5)
+    first = later.embed(crops[:4])
+    assert "ScriptModule" not in type(later._model).__name__
+    rest = later.embed(crops[4:])
+    assert "ScriptModule" in type(later._model).__name__
+    assert np.abs(np.vstack([first, rest]) - Embedder(device="cpu", freeze_after=None).embed(crops)).max() < 1e-4
 
 
 def test_auto_device_without_a_gpu_device_node_does_not_import_torch(tmp_path: Path) -> None:
