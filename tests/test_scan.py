@@ -409,4 +409,6 @@ def test_photos_analysed_together_give_what_each_gives_alone(tmp_path: Path, pho
     make_clip(tmp_path / "clip.mp4", [Image.new("RGB", (64, 48))] * 3)
     clip = FileEntry(str(tmp_path / "clip.mp4"), 1, 1)
     runs = list(_chunks([entries[0], clip, *entries[1:]], 2))
-    assert runs == [[clip], entries[0:2], entries[2:4], entries[4:]]  # a video is a task of its own
+    assert runs == [[entries[0]], [clip], entries[1:3], entries[3:5]]  # a video is a task of its own
+    runs = list(_chunks(entries, 2, tail=3))
+    assert runs == [entries[0:2], [entries[2]], [entries[3]], [entries[4]]]  # the last ones go one by one

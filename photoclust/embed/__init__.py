@@ -6,7 +6,6 @@ The weights come from :mod:`photoclust.embed.convert`, never from the internet.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from photoclust._memory import trim_heap
 from photoclust._torch import LazyModel
 from photoclust.errors import DeviceError, ModelError
 from photoclust.types import EMBEDDING_DIM
@@ -185,14 +185,11 @@ FREEZE_AFTER = 128
 
 
 def release_freed_memory() -> None:
-    """Collect garbage and hand freed heap back to the OS (glibc ``malloc_trim``; a no-op elsewhere)."""
-    import ctypes
+    """Collect garbage and hand freed heap back to the OS."""
     import gc
 
     gc.collect()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    trim_heap()
 
 
 def _frozen(model: Any, torch: Any, device: str) -> Any:
