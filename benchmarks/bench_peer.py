@@ -59,9 +59,11 @@ def ours(photos: Path, work: Path, extra: list[str]) -> tuple[float, str]:
 
 def peer(python: str, photos: Path) -> tuple[float, str]:
     start = time.monotonic()
-    out = subprocess.run(
-        [python, str(HERE / "peer_dlib.py"), str(photos)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()[-1].split()
+    out = (
+        subprocess.run([python, str(HERE / "peer_dlib.py"), str(photos)], capture_output=True, text=True, check=True)
+        .stdout.splitlines()[-1]
+        .split()
+    )
     seconds = time.monotonic() - start
     return seconds, f"faces {out[1]}, photos with a face {out[2]}/{out[0]}"
 
