@@ -80,6 +80,19 @@ def crop_area(table: Any, image: Any, y: Any, ey: Any, x: Any, ex: Any, size: in
     return _box_means(table, idx, _bins(y0, hy, size, torch), _bins(x0, wx, size, torch))
 
 
+def _stage(net: Any, size: int, boxes: Any, image_inds: Any, table: Any, w: int, h: int) -> tuple[Any, Any, Any]:
+    """R-Net or O-Net (``net``, input ``size`` px) on the candidate ``boxes``: the boxes and image indices
+    that lie in their image, and the network's outputs for them."""
+    torch = import_torch()
+    from facenet_pytorch.models.utils import detect_face as fp
+
+    y, ey, x, ex = fp.pad(boxes, w, h)
+    ok = np.asarray((ey > y - 1) & (ex > x - 1))
+    keep = torch.as_tensor(ok, device=boxes.device)
+    crops = crop_area(table, image_inds[keep], y[ok], ey[ok], x[ok], ex[ok], size)
+    return boxes[keep], image_inds[keep], fp.fixed_batch_process((crops - 127.5) * 0.0078125, net)
+
+
 def detect_faces(images: list[Any], minsize: float, model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     """MTCNN on equal-size RGB images (PIL or HxWx3 uint8): per image, ``(boxes, points)`` with boxes
     (K, 5) = x1, y1, x2, y2, probability and points (K, 5, 2). ``model``: a facenet-pytorch ``MTCNN``
@@ -136,12 +149,7 @@ def detect_faces(images: list[Any], minsize: float, model: Any) -> list[tuple[np
     boxes = fp.rerec(boxes)
 
     # R-Net
-    y, ey, x, ex = fp.pad(boxes, w, h)
-    ok = torch.as_tensor((ey > y - 1) & (ex > x - 1), device=device)
-    boxes, image_inds = boxes[ok], image_inds[ok]
-    okn = ok.cpu().numpy()
-    crops = crop_area(table, image_inds, y[okn], ey[okn], x[okn], ex[okn], 24)
-    out = fp.fixed_batch_process((crops - 127.5) * 0.0078125, model.rnet)
+    boxes, image_inds, out = _stage(model.rnet, 24, boxes, image_inds, table, w, h)
     score = out[1][:, 1]
     keep = score > thresholds[1]
     boxes = torch.cat((boxes[keep, :4], score[keep].unsqueeze(1)), dim=1)
@@ -153,12 +161,7 @@ def detect_faces(images: list[Any], minsize: float, model: Any) -> list[tuple[np
     boxes = fp.rerec(fp.bbreg(boxes, mv))
 
     # O-Net
-    y, ey, x, ex = fp.pad(boxes, w, h)
-    ok = torch.as_tensor((ey > y - 1) & (ex > x - 1), device=device)
-    boxes, image_inds = boxes[ok], image_inds[ok]
-    okn = ok.cpu().numpy()
-    crops = crop_area(table, image_inds, y[okn], ey[okn], x[okn], ex[okn], 48)
-    out = fp.fixed_batch_process((crops - 127.5) * 0.0078125, model.onet)
+    boxes, image_inds, out = _stage(model.onet, 48, boxes, image_inds, table, w, h)
     score = out[2][:, 1]
     keep = score > thresholds[2]
     points = out[1][keep].permute(1, 0)
