@@ -92,7 +92,7 @@ class Embedder(LazyModel):
         self.threads = threads
         self.freeze_after = freeze_after
         self._embedded = 0  # faces embedded so far
-        self._frozen = False
+        self._is_frozen = False
         self._device: str | None = None
         super().__init__()
 
@@ -130,19 +130,18 @@ class Embedder(LazyModel):
         except RuntimeError as exc:
             raise DeviceError(f"cannot use device {device!r}: {exc}".splitlines()[0]) from exc
         del state
-        if self.freeze_after == 0:
-            return self._freeze(model)
-        return model
+        if self.freeze_after != 0:
+            return model
+        frozen = self._freeze(model)
+        del model
+        release_freed_memory()  # the eager weights and the tracing's garbage: ~250 MB of RSS
+        return frozen
 
     def _freeze(self, model: Any) -> Any:
-        """``model`` frozen, the eager weights and the tracing's garbage released (~250 MB of RSS)."""
         from photoclust._torch import import_torch
 
-        frozen = _frozen(model, import_torch(), self.device)
-        self._frozen = True
-        del model
-        release_freed_memory()
-        return frozen
+        self._is_frozen = True
+        return _frozen(model, import_torch(), self.device)
 
     def embed(self, crops: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """uint8 RGB crops ``(N, 160, 160, 3)`` -> float32 ``(N, 512)`` L2-normalised embeddings."""
@@ -174,9 +173,10 @@ class Embedder(LazyModel):
                 emb = torch.nn.functional.normalize(raw.float(), p=2, dim=1)
                 out[start : start + len(emb)] = emb.cpu().numpy()
         self._embedded += n
-        if not self._frozen and self.freeze_after is not None and self._embedded >= self.freeze_after:
+        if not self._is_frozen and self.freeze_after is not None and self._embedded >= self.freeze_after:
             with self._model_lock:
                 self._model = self._freeze(self._model)
+            release_freed_memory()
         return out
 
 
