@@ -119,12 +119,11 @@ class PhotoAnalyser:
                 results[i] = Linked(entry, raw.sha256)
                 continue
             try:
-                decoded = crawl.decode(raw, max_long_side=DETECT_LONG_SIDE)
+                decoded, small, scale = _for_detection(raw)
             except ImageError as exc:
                 results[i] = FailedPhoto(entry, str(exc), raw.sha256)
                 continue
-            small, s_small = crawl.resized(decoded.image, DETECT_LONG_SIDE)
-            todo.append((i, entry, raw, decoded, small, s_small * decoded.scale))
+            todo.append((i, entry, raw, decoded, small, scale))
         found = self.detector.detect_many([t[4] for t in todo], [t[5] for t in todo]) if todo else []
         photos: list[tuple[int, AnalysedPhoto]] = []
         for (i, entry, raw, decoded, _, _), dets in zip(todo, found, strict=True):
@@ -145,9 +144,8 @@ class PhotoAnalyser:
 
     def analyse(self, entry: FileEntry, raw: crawl.RawPhoto) -> AnalysedPhoto:
         """The faces of one photo already read (``raw``), not embedded."""
-        decoded = crawl.decode(raw, max_long_side=DETECT_LONG_SIDE)
-        small, s_small = crawl.resized(decoded.image, DETECT_LONG_SIDE)
-        return self._crops(entry, raw, decoded, self.detector.detect(small, scale=s_small * decoded.scale))
+        decoded, small, scale = _for_detection(raw)
+        return self._crops(entry, raw, decoded, self.detector.detect(small, scale=scale))
 
     def _crops(
         self, entry: FileEntry, raw: crawl.RawPhoto, decoded: crawl.Decoded, dets: list[DetectedFace]
@@ -220,6 +218,14 @@ class PhotoAnalyser:
             np.stack([e for e in embeddings if e is not None]) if faces else np.zeros((0, EMBEDDING_DIM), np.float32)
         )
         return photo, matrix.astype(np.float32)
+
+
+def _for_detection(raw: crawl.RawPhoto) -> tuple[crawl.Decoded, Image.Image, float]:
+    """The photo decoded (reduced while decoding where it is large), its copy for the detector (long side
+    at most DETECT_LONG_SIDE), and how many of the photo's own pixels one pixel of that copy stands for."""
+    decoded = crawl.decode(raw, max_long_side=DETECT_LONG_SIDE)
+    small, s_small = crawl.resized(decoded.image, DETECT_LONG_SIDE)
+    return decoded, small, s_small * decoded.scale
 
 
 _EMPTY = np.zeros((0,), dtype=np.uint8)

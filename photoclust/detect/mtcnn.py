@@ -59,9 +59,8 @@ def summed_area(images: Any) -> Any:
 def resize_area(table: Any, size: tuple[int, int]) -> Any:
     """Every image of ``table`` resized to ``size`` (h, w) as ``interpolate(mode="area")`` does."""
     torch = import_torch()
-    b, _, h1, w1 = table.shape
+    n, _, h1, w1 = table.shape
     dev = table.device
-    n = b
     ys = _bins(torch.zeros(n, dtype=torch.long, device=dev), torch.full((n,), h1 - 1, device=dev), size[0], torch)
     xs = _bins(torch.zeros(n, dtype=torch.long, device=dev), torch.full((n,), w1 - 1, device=dev), size[1], torch)
     return _box_means(table, torch.arange(n, device=dev), ys, xs)
