@@ -41,11 +41,12 @@ $(DEV_STAMP): $(STAMP) requirements-dev.lock
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libimage-exiftool-perl >/dev/null 2>&1)) || true)
 	touch $@
 
-# Re-resolve every dependency afresh (after a change to pyproject.toml, or to take newer releases).
+# Re-resolve the dependencies after a change to pyproject.toml, keeping the locked versions where they still
+# fit; `make lock UPGRADE=1` takes the newest releases of everything.
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "$(UV_SPEC)"
-	$(BIN)/python .ci/lock.py write --torch $(TORCH_VERSION) --uv $(BIN)/uv
+	$(BIN)/python .ci/lock.py write --torch $(TORCH_VERSION) --uv $(BIN)/uv $(if $(UPGRADE),--upgrade)
 
 check-lock:
 	@$(PYTHON) .ci/lock.py check --torch $(TORCH_VERSION)

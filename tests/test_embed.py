@@ -155,7 +155,8 @@ def weights() -> Path:
 
 @pytest.fixture(scope="module")
 def embedder(weights: Path) -> Embedder:
-    emb = Embedder(device="cpu", flip_average=False)
+    """The float32 network (the conversion's tests compare it with the graph itself)."""
+    emb = Embedder(device="cpu", flip_average=False, precision="fp32")
     emb.load()
     return emb
 
@@ -247,7 +248,7 @@ def test_embeddings_are_unit_float32_and_batch_independent(
     assert full.shape == (5, EMBEDDING_DIM) and full.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(full, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(embedder.embed(crops, batch_size=2), full, atol=1e-5)
-    flip = Embedder(device="cpu", flip_average=True, batch_size=3)
+    flip = Embedder(device="cpu", flip_average=True, batch_size=3, precision="fp32")
     averaged = flip.embed(crops)
     mirrored = flip.embed(np.ascontiguousarray(crops[:, :, ::-1]))
     np.testing.assert_allclose(np.linalg.norm(averaged, axis=1), 1.0, atol=1e-5)
@@ -291,8 +292,8 @@ def test_frozen_network_gives_the_eager_networks_vectors(faces: tuple[np.ndarray
     must be the eager model's to float rounding, for any batch size, with and without the mirror image."""
     crops = faces[0][:12]
     for flip in (False, True):
-        eager_model = Embedder(device="cpu", flip_average=flip, freeze_after=None)
-        frozen_model = Embedder(device="cpu", flip_average=flip)
+        eager_model = Embedder(device="cpu", flip_average=flip, freeze_after=None, precision="fp32")
+        frozen_model = Embedder(device="cpu", flip_average=flip, precision="fp32")
         eager, frozen = eager_model.embed(crops), frozen_model.embed(crops)
         assert (
             "ScriptModule" in type(frozen_model._model).__name__
@@ -301,12 +302,67 @@ def test_frozen_network_gives_the_eager_networks_vectors(faces: tuple[np.ndarray
         assert np.abs(eager - frozen).max() < 1e-4
         assert np.abs(frozen_model.embed(crops[:1])[0] - frozen[0]).max() < 1e-4
     # A scan's workers start eager and freeze after FREEZE_AFTER faces (a small scan never pays for it).
-    later = Embedder(device="cpu", freeze_after=5)
+    later = Embedder(device="cpu", freeze_after=5, precision="fp32")
     first = later.embed(crops[:4])
     assert "ScriptModule" not in type(later._model).__name__
     rest = later.embed(crops[4:])
     assert "ScriptModule" in type(later._model).__name__
-    assert np.abs(np.vstack([first, rest]) - Embedder(device="cpu", freeze_after=None).embed(crops)).max() < 1e-4
+    eager = Embedder(device="cpu", freeze_after=None, precision="fp32").embed(crops)
+    assert np.abs(np.vstack([first, rest]) - eager).max() < 1e-4
+
+
+@pytest.mark.slow
+def test_int8_network_keeps_the_float_networks_vectors(faces: tuple[np.ndarray, list[str]], weights: Path) -> None:
+    """On the CPU the embedder runs FaceNet quantized to int8 (ONNX Runtime): its vectors must stay in the
+    float network's space (same MODEL_VERSION, same thresholds): close to them face by face, the same
+    nearest neighbours, whatever the batch size, a crop and its mirror still one face."""
+    crops, id_list = faces
+    int8 = Embedder(device="cpu")
+    int8.load()
+    assert int8.int8 and type(int8._model).__name__ == "InferenceSession"
+    fp32 = Embedder(device="cpu", precision="fp32")
+    assert not fp32.int8
+    quick, exact = int8.embed(crops), fp32.embed(crops)
+    assert quick.dtype == np.float32 and quick.shape == exact.shape
+    np.testing.assert_allclose(np.linalg.norm(quick, axis=1), 1.0, atol=1e-5)
+    cosine = np.sum(quick * exact, axis=1)
+    assert cosine.min() >= 0.99 and cosine.mean() >= 0.998, (cosine.min(), cosine.mean())
+
+    def nearest(v: np.ndarray) -> np.ndarray:
+        sim = v @ v.T
+        np.fill_diagonal(sim, -1)
+        return sim.argmax(axis=1)
+
+    assert (nearest(quick) == nearest(exact)).mean() >= 0.95
+    np.testing.assert_allclose(int8.embed(crops[:5], batch_size=2), quick[:5], atol=1e-4)
+    np.testing.assert_allclose(int8.embed(np.ascontiguousarray(crops[:5, :, ::-1])), quick[:5], atol=1e-4)
+    with pytest.raises(ValueError, match="precision"):
+        Embedder(precision="int4")
+
+
+@pytest.mark.slow
+def test_int8_network_is_made_again_the_same_when_its_cache_is_bad(tmp_path: Path, weights: Path) -> None:
+    """The int8 network is made once per machine from files the package has; a corrupt, truncated or
+    stale cached copy is made again, byte for byte the same (the recipe is deterministic)."""
+    from photoclust.embed import quantize
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in (weights.name, weights.name + ".json"):
+        (cache / name).write_bytes(weights.with_name(name).read_bytes())
+    made = quantize.ensure_int8(cache / weights.name)
+    good = made.read_bytes()
+    with open(made, "r+b") as fh:
+        fh.truncate(len(good) // 2)
+    assert quantize.ensure_int8(cache / weights.name) == made and made.read_bytes() == good
+    sidecar = made.with_name(made.name + ".json")
+    meta = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**meta, "format": "an older recipe"}))
+    before = made.stat().st_mtime_ns
+    quantize.ensure_int8(cache / weights.name)
+    assert made.stat().st_mtime_ns != before and made.read_bytes() == good
+    assert json.loads(sidecar.read_text())["format"] == quantize.QUANT_FORMAT
+    assert not list(cache.glob("*.tmp"))
 
 
 def test_auto_device_without_a_gpu_device_node_does_not_import_torch(tmp_path: Path) -> None:

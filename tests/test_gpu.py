@@ -25,8 +25,8 @@ def test_cuda_embeddings_match_cpu() -> None:
 
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 255, size=(16, 160, 160, 3), dtype=np.uint8)
-    cpu = Embedder(device="cpu").embed(crops)
-    gpu = Embedder(device="cuda").embed(crops)
+    cpu = Embedder(device="cpu", precision="fp32").embed(crops)
+    gpu = Embedder(device="cuda").embed(crops)  # auto: the float network on a GPU
     assert (np.sum(cpu * gpu, axis=1) > 0.9999).all()
 
 
@@ -45,7 +45,8 @@ def test_scan_on_cuda_matches_cpu(tmp_path: Path, photos_dir: Path) -> None:
             ).fetchall()
             out[device] = ([(r[0], round(r[1])) for r in rows], blobs_to_matrix(r[2] for r in rows))
     assert out["cpu"][0] == out["cuda"][0]
-    assert (np.sum(out["cpu"][1] * out["cuda"][1], axis=1) > 0.999).all()
+    # The CPU scan embeds with the int8 network, the GPU scan with the float one: the same space.
+    assert (np.sum(out["cpu"][1] * out["cuda"][1], axis=1) > 0.99).all()
 
 
 def test_batched_mtcnn_on_cuda_matches_cpu(photos_dir: Path) -> None:

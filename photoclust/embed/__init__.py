@@ -21,6 +21,9 @@ from photoclust.types import EMBEDDING_DIM
 # Recorded with every stored embedding: embeddings of different versions must never be compared.
 MODEL_VERSION = "facenet-20180408-102900/casia-webface/pt1"
 CROP_SIZE = 160
+# "int8": the quantized network on ONNX Runtime (CPU only; :mod:`photoclust.embed.quantize`); "fp32": the
+# float network on torch; "auto": int8 on the CPU, fp32 on a GPU.
+PRECISIONS = ("auto", "int8", "fp32")
 
 __all__ = ["EMBEDDING_DIM", "MODEL_VERSION", "Embedder", "resolve_device"]
 
@@ -68,10 +71,12 @@ class Embedder(LazyModel):
     ``flip_average``: embed each crop and its mirror image, average the two raw (pre-normalisation)
     embeddings, then L2-normalise. ``cache``: directory of the converted weights (default
     ``config.cache_dir()``). ``threads``: if given, ``torch.set_num_threads`` at load time.
-    ``freeze_after``: run the network as a frozen TorchScript graph (see :func:`_frozen`) once this many
-    faces have been embedded (0: from the start; None: never). Freezing costs about 1.3 s and then saves
-    8-13 ms a face on a CPU, so a scan's workers freeze after ``FREEZE_AFTER`` faces: a small scan never
-    pays for it, a large one gains from it for all but its first faces.
+    ``precision``: see PRECISIONS; the int8 network embeds a face ~4x faster on a CPU, its vectors within a
+    cosine of 0.995 of the float network's (same space, same thresholds).
+    ``freeze_after`` (float network only): run the network as a frozen TorchScript graph (see
+    :func:`_frozen`) once this many faces have been embedded (0: from the start; None: never). Freezing
+    costs about 1.3 s and then saves 8-13 ms a face on a CPU, so a scan's workers freeze after
+    ``FREEZE_AFTER`` faces: a small scan never pays for it, a large one gains from it for all but its first.
     """
 
     def __init__(
@@ -82,15 +87,19 @@ class Embedder(LazyModel):
         batch_size: int = 64,
         threads: int | None = None,
         freeze_after: int | None = 0,
+        precision: str = "auto",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.requested_device = device
         self.flip_average = flip_average
         self.cache = cache
         self.batch_size = batch_size
         self.threads = threads
         self.freeze_after = freeze_after
+        self.precision = precision
         self._embedded = 0  # faces embedded so far
         self._is_frozen = False
         self._device: str | None = None
@@ -105,7 +114,7 @@ class Embedder(LazyModel):
 
     def _build(self) -> Any:
         """Convert the weights if needed and load the model (:meth:`load` calls it once)."""
-        from photoclust._torch import import_facenet_pytorch, import_torch, set_threads
+        from photoclust._torch import import_torch, set_threads
         from photoclust.embed.convert import ensure_weights
 
         torch = import_torch()
@@ -113,29 +122,26 @@ class Embedder(LazyModel):
         if self.threads is not None:
             set_threads(self.threads)
         path = ensure_weights(self.cache)
-        facenet = import_facenet_pytorch()
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model = facenet.InceptionResnetV1(pretrained=None, classify=False)
-            model.load_state_dict(state, strict=True)
-        except Exception as exc:  # noqa: BLE001 - any failure here is a broken weights file
-            raise ModelError(f"cannot load the FaceNet weights {path}: {exc}".splitlines()[0]) from exc
-        # Return the raw last_bn output (no L2 normalisation) so that flipped pairs can be averaged
-        # before normalising: with classify=True, forward() ends with self.logits.
-        model.classify = True
-        model.logits = torch.nn.Identity()
-        model.eval()
+        if self.int8:
+            from photoclust.embed import quantize
+
+            return quantize.session(quantize.ensure_int8(path), torch.get_num_threads())
+        model = load_facenet(path)
         try:
             model.to(device)
         except RuntimeError as exc:
             raise DeviceError(f"cannot use device {device!r}: {exc}".splitlines()[0]) from exc
-        del state
         if self.freeze_after != 0:
             return model
         frozen = self._freeze(model)
         del model
         release_freed_memory()  # the eager weights and the tracing's garbage: ~250 MB of RSS
         return frozen
+
+    @property
+    def int8(self) -> bool:
+        """Whether this embedder runs the int8 network (``precision`` int8, or auto on the CPU)."""
+        return self.precision == "int8" or (self.precision == "auto" and self.device == "cpu")
 
     def _freeze(self, model: Any) -> Any:
         from photoclust._torch import import_torch
@@ -154,10 +160,12 @@ class Embedder(LazyModel):
         if n == 0:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         self.load()
+        step = batch_size or self.batch_size
+        if self.int8:
+            return self._embed_int8(arr, step)
         from photoclust._torch import import_torch
 
         torch = import_torch()
-        step = batch_size or self.batch_size
         out = np.empty((n, EMBEDDING_DIM), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, n, step):
@@ -178,6 +186,41 @@ class Embedder(LazyModel):
                 self._model = self._freeze(self._model)
             release_freed_memory()
         return out
+
+    def _embed_int8(self, arr: np.ndarray, step: int) -> np.ndarray:
+        from photoclust.embed.quantize import normalise
+
+        out = np.empty((len(arr), EMBEDDING_DIM), dtype=np.float32)
+        for start in range(0, len(arr), step):
+            x = normalise(arr[start : start + step])
+            m = len(x)
+            if self.flip_average:
+                raw = self._model.run(None, {"x": np.concatenate([x, x[..., ::-1]])})[0]
+                raw = (raw[:m] + raw[m:]) / 2
+            else:
+                raw = self._model.run(None, {"x": x})[0]
+            out[start : start + m] = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        self._embedded += len(arr)
+        return out
+
+
+def load_facenet(weights: Path) -> Any:
+    """The float32 FaceNet network from the converted ``weights``, in eval mode on the CPU, returning the
+    raw 512-d output of its last batch norm (no L2 normalisation: flipped pairs are averaged first)."""
+    from photoclust._torch import import_facenet_pytorch, import_torch
+
+    torch = import_torch()
+    facenet = import_facenet_pytorch()
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model = facenet.InceptionResnetV1(pretrained=None, classify=False)
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:  # noqa: BLE001 - any failure here is a broken weights file
+        raise ModelError(f"cannot load the FaceNet weights {weights}: {exc}".splitlines()[0]) from exc
+    # With classify=True, forward() ends with self.logits: made the identity, it returns last_bn's output.
+    model.classify = True
+    model.logits = torch.nn.Identity()
+    return model.eval()
 
 
 # Faces a scan worker embeds before it freezes FaceNet: about what the freeze's 1.3 s buys back at ~10 ms a face.

