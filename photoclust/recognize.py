@@ -157,7 +157,7 @@ class Recognizer:
         from photoclust.scan import PhotoAnalyser
 
         if self._analyser is None:
-            self._analyser = PhotoAnalyser(None, embed=True, flip_average=True, freeze_after=None)
+            self._analyser = PhotoAnalyser(None, embed=True, flip_average=True)
         photo = self._analyser.analyse(entry, raw)
         if not photo.faces:
             raise NotFound(f"no face found in {entry.path}")

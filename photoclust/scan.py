@@ -26,7 +26,6 @@ import numpy as np
 from photoclust import crawl
 from photoclust.config import CROP_SIZE, DETECT_LONG_SIDE, ScanSettings, default_workers
 from photoclust.crawl import video
-from photoclust.embed import FREEZE_AFTER
 from photoclust.errors import ImageError
 from photoclust.progress import NullProgress, Progress
 from photoclust.store import Store
@@ -71,9 +70,8 @@ WorkResult = Analysed | Linked | FailedPhoto
 class PhotoAnalyser:
     """Reads, decodes, detects, crops and (optionally) embeds photos, a few at a time (:meth:`analyse_many`).
 
-    ``device``: where MTCNN runs ("cpu", or "cuda" for the GPU pipeline, where the parent embeds).
-    ``freeze_after``: FaceNet runs frozen after this many faces (see ``Embedder``; None: never, for the one
-    or two photos of ``verify`` or ``identify``)."""
+    ``device``: where MTCNN runs ("cpu", or "cuda" for the GPU pipeline, where the parent embeds). Faces
+    embedded here are embedded on the CPU, by the int8 network (see ``Embedder``)."""
 
     def __init__(
         self,
@@ -81,7 +79,6 @@ class PhotoAnalyser:
         embed: bool,
         flip_average: bool,
         device: str = "cpu",
-        freeze_after: int | None = FREEZE_AFTER,
     ) -> None:
         from photoclust.detect import Detector
 
@@ -93,7 +90,7 @@ class PhotoAnalyser:
         if embed:
             from photoclust.embed import Embedder
 
-            self.embedder = Embedder(device=device, flip_average=flip_average, freeze_after=freeze_after)
+            self.embedder = Embedder(device=device, flip_average=flip_average)
         self._known = HashLookup(db_path)
         self.video_detector: Any = None  # made on the first video (faces in video frames: see VIDEO_MIN_FACE)
 

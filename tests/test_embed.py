@@ -288,11 +288,11 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path, weights: Path, faces: tuple[np
 
 @pytest.mark.slow
 def test_frozen_network_gives_the_eager_networks_vectors(faces: tuple[np.ndarray, list[str]], weights: Path) -> None:
-    """The embedder runs FaceNet as a frozen, inference-optimised graph (batch norms folded): the vectors
+    """The float network runs as a frozen, inference-optimised graph (batch norms folded): the vectors
     must be the eager model's to float rounding, for any batch size, with and without the mirror image."""
     crops = faces[0][:12]
     for flip in (False, True):
-        eager_model = Embedder(device="cpu", flip_average=flip, freeze_after=None, precision="fp32")
+        eager_model = Embedder(device="cpu", flip_average=flip, freeze=False, precision="fp32")
         frozen_model = Embedder(device="cpu", flip_average=flip, precision="fp32")
         eager, frozen = eager_model.embed(crops), frozen_model.embed(crops)
         assert (
@@ -301,14 +301,6 @@ def test_frozen_network_gives_the_eager_networks_vectors(faces: tuple[np.ndarray
         )
         assert np.abs(eager - frozen).max() < 1e-4
         assert np.abs(frozen_model.embed(crops[:1])[0] - frozen[0]).max() < 1e-4
-    # A scan's workers start eager and freeze after FREEZE_AFTER faces (a small scan never pays for it).
-    later = Embedder(device="cpu", freeze_after=5, precision="fp32")
-    first = later.embed(crops[:4])
-    assert "ScriptModule" not in type(later._model).__name__
-    rest = later.embed(crops[4:])
-    assert "ScriptModule" in type(later._model).__name__
-    eager = Embedder(device="cpu", freeze_after=None, precision="fp32").embed(crops)
-    assert np.abs(np.vstack([first, rest]) - eager).max() < 1e-4
 
 
 @pytest.mark.slow

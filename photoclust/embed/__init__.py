@@ -73,10 +73,8 @@ class Embedder(LazyModel):
     ``config.cache_dir()``). ``threads``: if given, ``torch.set_num_threads`` at load time.
     ``precision``: see PRECISIONS; the int8 network embeds a face ~4x faster on a CPU, its vectors within a
     cosine of 0.995 of the float network's (same space, same thresholds).
-    ``freeze_after`` (float network only): run the network as a frozen TorchScript graph (see
-    :func:`_frozen`) once this many faces have been embedded (0: from the start; None: never). Freezing
-    costs about 1.3 s and then saves 8-13 ms a face on a CPU, so a scan's workers freeze after
-    ``FREEZE_AFTER`` faces: a small scan never pays for it, a large one gains from it for all but its first.
+    ``freeze`` (float network only): run it as a frozen TorchScript graph (see :func:`_frozen`): the same
+    vectors, faster per face, for about 1.3 s at load.
     """
 
     def __init__(
@@ -86,7 +84,7 @@ class Embedder(LazyModel):
         cache: Path | None = None,
         batch_size: int = 64,
         threads: int | None = None,
-        freeze_after: int | None = 0,
+        freeze: bool = True,
         precision: str = "auto",
     ) -> None:
         if batch_size < 1:
@@ -98,10 +96,8 @@ class Embedder(LazyModel):
         self.cache = cache
         self.batch_size = batch_size
         self.threads = threads
-        self.freeze_after = freeze_after
+        self.freeze = freeze
         self.precision = precision
-        self._embedded = 0  # faces embedded so far
-        self._is_frozen = False
         self._device: str | None = None
         super().__init__()
 
@@ -131,9 +127,9 @@ class Embedder(LazyModel):
             model.to(device)
         except RuntimeError as exc:
             raise DeviceError(f"cannot use device {device!r}: {exc}".splitlines()[0]) from exc
-        if self.freeze_after != 0:
+        if not self.freeze:
             return model
-        frozen = self._freeze(model)
+        frozen = _frozen(model, torch, device)
         del model
         release_freed_memory()  # the eager weights and the tracing's garbage: ~250 MB of RSS
         return frozen
@@ -142,12 +138,6 @@ class Embedder(LazyModel):
     def int8(self) -> bool:
         """Whether this embedder runs the int8 network (``precision`` int8, or auto on the CPU)."""
         return self.precision == "int8" or (self.precision == "auto" and self.device == "cpu")
-
-    def _freeze(self, model: Any) -> Any:
-        from photoclust._torch import import_torch
-
-        self._is_frozen = True
-        return _frozen(model, import_torch(), self.device)
 
     def embed(self, crops: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """uint8 RGB crops ``(N, 160, 160, 3)`` -> float32 ``(N, 512)`` L2-normalised embeddings."""
@@ -180,11 +170,6 @@ class Embedder(LazyModel):
                     raw = self._model(x)
                 emb = torch.nn.functional.normalize(raw.float(), p=2, dim=1)
                 out[start : start + len(emb)] = emb.cpu().numpy()
-        self._embedded += n
-        if not self._is_frozen and self.freeze_after is not None and self._embedded >= self.freeze_after:
-            with self._model_lock:
-                self._model = self._freeze(self._model)
-            release_freed_memory()
         return out
 
     def _embed_int8(self, arr: np.ndarray, step: int) -> np.ndarray:
@@ -200,7 +185,6 @@ class Embedder(LazyModel):
             else:
                 raw = self._model.run(None, {"x": x})[0]
             out[start : start + m] = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
-        self._embedded += len(arr)
         return out
 
 
@@ -221,10 +205,6 @@ def load_facenet(weights: Path) -> Any:
     model.classify = True
     model.logits = torch.nn.Identity()
     return model.eval()
-
-
-# Faces a scan worker embeds before it freezes FaceNet: about what the freeze's 1.3 s buys back at ~10 ms a face.
-FREEZE_AFTER = 128
 
 
 def release_freed_memory() -> None:
