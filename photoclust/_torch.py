@@ -5,6 +5,10 @@ Only ``detect/`` and ``embed/`` call these, and only when a model is actually ne
 
 * ``OMP_WAIT_POLICY=PASSIVE`` is set before torch is first imported: with OpenMP's default
   spin-waiting, torch on a busy 2-core machine ran ~20x slower (see benchmarks/RESULTS.md).
+* ``ONEDNN_PRIMITIVE_CACHE_CAPACITY=8`` likewise: oneDNN keeps a compiled kernel for every input shape it
+  has seen (up to 1024 by default), and MTCNN sees new shapes with every photo size (each pyramid level,
+  each batch of candidate boxes): a scan worker's memory grew by ~300 MB over 600 photos of many sizes.
+  With 8 it stays ~700 MB, at no measurable cost in speed (benchmarks/RESULTS.md, issue 15).
 * facenet-pytorch imports ``torchvision.ops.boxes.batched_nms`` and
   ``torchvision.transforms.functional.to_tensor``. Where a working torchvision is installed we use
   it; where torchvision is missing or broken (PyPI's CUDA-only build next to a CPU torch fails at
@@ -50,6 +54,7 @@ class LazyModel:
 
 def import_torch() -> Any:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
     import torch
 
     return torch
