@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+from stamp import stamp  # noqa: E402
 
 from photoclust import crawl  # noqa: E402
 from photoclust.embed.quantize import CALIBRATION, COLUMNS  # noqa: E402
@@ -34,6 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("photos", type=Path, nargs="?", default=ROOT / "data" / "photos")
     args = ap.parse_args()
+    print(stamp(), flush=True)
     analyser = PhotoAnalyser(None, embed=False, flip_average=False)
     crops = []
     for path in sorted(args.photos.rglob("*.jpg")):

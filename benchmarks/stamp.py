@@ -9,7 +9,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("numpy", "scipy", "hdbscan", "torch", "sqlite-utils", "textual")
+PACKAGES = ("numpy", "scipy", "hdbscan", "torch", "onnxruntime", "sqlite-utils", "textual")
 
 
 def stamp() -> str:

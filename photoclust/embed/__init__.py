@@ -1,7 +1,8 @@
 """Face embeddings: FaceNet (Inception-ResNet-v1, CASIA-WebFace) on 160x160 RGB crops -> 512-d unit vectors.
 
 Importing this package does not import torch; the model is loaded on first use (:meth:`Embedder.load`).
-The weights come from :mod:`photoclust.embed.convert`, never from the internet.
+The weights come from :mod:`photoclust.embed.convert`, never from the internet; on a CPU the network runs
+quantized to int8 on ONNX Runtime (:mod:`photoclust.embed.quantize`), on a GPU in float32 on torch.
 """
 
 from __future__ import annotations
