@@ -439,26 +439,31 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def recorded_sha256(path: Path) -> str | None:
-    """The sha256 that ``path``'s sidecar records (checked by :func:`cached_file` when it returned the path)."""
+def _recorded(path: Path) -> dict[str, Any]:
+    """What ``path``'s sidecar records (empty when it is missing or unreadable)."""
     try:
         meta = json.loads(_sidecar(path).read_text())
     except (OSError, ValueError):
-        return None
-    return meta.get("sha256") if isinstance(meta, dict) else None
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def recorded_sha256(path: Path) -> str | None:
+    """The sha256 that ``path``'s sidecar records (checked by :func:`cached_file` when it returned the path)."""
+    return _recorded(path).get("sha256")
 
 
 def _cache_is_valid(path: Path, made_from: dict[str, Any]) -> bool:
     """``path``'s sidecar says it was made from ``made_from``, and its size and sha256 still match."""
+    meta = _recorded(path)
     try:
-        meta = json.loads(_sidecar(path).read_text())
         return (
-            isinstance(meta, dict)
+            bool(meta)
             and all(meta.get(k) == v for k, v in made_from.items())
             and meta.get("size") == path.stat().st_size
             and meta.get("sha256") == sha256_of(path)
         )
-    except (OSError, ValueError):
+    except OSError:
         return False
 
 
