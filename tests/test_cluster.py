@@ -479,6 +479,26 @@ def test_centring_removes_a_shared_component() -> None:
     assert np.linalg.norm(library_mean(X[:50])) < 0.15 * np.linalg.norm(library_mean(X))
 
 
+def test_a_face_every_person_is_forbidden_for_joins_no_one_quietly() -> None:
+    """A face the user has rejected from every person (its best and runner-up linkage both -inf) stays
+    unassigned, without a numpy warning (the old code took -inf - -inf and warned)."""
+    import warnings
+
+    from photoclust.cluster import link_to_people
+
+    d = make_faces(40, seed=3, sizes=[20, 20], stranger_frac=0.0)
+    P = np.vstack([d.X[d.truth == k].sum(axis=0) for k in (0, 1)])
+    size = np.array([20, 20])
+    face = d.X[:2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best, score = link_to_people(
+            face, np.ones(2, dtype=np.int64), P, size, forbidden=(np.array([0, 0, 1]), np.array([0, 1, 1 - d.truth[1]]))
+        )
+    assert best[0] == -1 and score[0] == -np.inf  # both people forbidden
+    assert best[1] == d.truth[1]  # its own person is still allowed
+
+
 def test_link_to_people_and_close_pairs() -> None:
     from photoclust.cluster import AssignParams, close_pairs, link_to_people
 

@@ -743,7 +743,9 @@ def link_to_people(
         S[rows, best] = -np.inf
         s2 = S.max(axis=1)  # the runner-up
         limit = p.threshold + (p.pair_threshold - p.threshold) / np.sqrt(g_size[s:e] * p_size[best])
-        ok = (1.0 - s1 <= limit) & (s1 - s2 >= p.margin)
+        # A group every person is forbidden for has s1 = s2 = -inf: no gap (and no -inf - -inf).
+        gap = np.subtract(s1, s2, out=np.full_like(s1, -np.inf), where=np.isfinite(s1))
+        ok = (1.0 - s1 <= limit) & (gap >= p.margin)
         out[s:e][ok] = best[ok]
         score[s:e][ok] = s1[ok]
     return out, score
