@@ -94,7 +94,7 @@ class RichProgress:
             columns: tuple[Any, ...] = (
                 SpinnerColumn(),
                 TextColumn("[bold]{task.description}"),
-                TextColumn("{task.completed} files"),
+                TextColumn("{task.fields[count]}"),  # "N files" once there is a count
             )
         else:
             columns = (
@@ -111,7 +111,7 @@ class RichProgress:
         self._faces = 0
         self._done = 0
         self._t0 = time.monotonic()
-        self._task = self._bar.add_task(description, total=total, rate=0.0, faces=0)
+        self._task = self._bar.add_task(description, total=total, rate=0.0, faces=0, count="")
 
     def advance(self, n: int = 1, faces: int = 0) -> None:
         import time
@@ -121,7 +121,7 @@ class RichProgress:
         self._faces += faces
         self._done += n
         rate = self._done / max(1e-9, time.monotonic() - self._t0)
-        self._bar.update(self._task, advance=n, rate=rate, faces=self._faces)
+        self._bar.update(self._task, advance=n, rate=rate, faces=self._faces, count=f"{self._done} files")
 
     def message(self, text: str) -> None:
         self.console.print(f"[yellow]skipped[/] {text}", highlight=False, markup=True)

@@ -479,9 +479,13 @@ def scan(
     # torch is imported only when there is something to analyse: a no-change rescan never loads it.
     device, model_version = "cpu", ""
     if todo:
-        from photoclust.embed import MODEL_VERSION, resolve_device
+        from photoclust.embed import MODEL_VERSION, model_is_prepared, prepare_model, resolve_device
 
         device, model_version = resolve_device(settings.device), MODEL_VERSION
+        if not model_is_prepared(device):  # first scan on this machine: say why nothing moves for a while
+            progress.start(None, "Preparing the face model (first scan only, about 20 s)")
+            prepare_model(device)
+            progress.finish()
     embed_in_workers = device == "cpu"
 
     progress.start(len(todo), "Indexing photos")

@@ -412,3 +412,38 @@ def test_photos_analysed_together_give_what_each_gives_alone(tmp_path: Path, pho
     assert runs == [[entries[0]], [clip], entries[1:3], entries[3:5]]  # a video is a task of its own
     runs = list(_chunks(entries, 2, tail=3))
     assert runs == [entries[0:2], [entries[2]], [entries[3]], [entries[4]]]  # the last ones go one by one
+
+
+@pytest.mark.slow
+def test_first_scan_on_a_machine_says_it_is_preparing_the_model(
+    tmp_path: Path, photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new machine has no int8 network yet: the scan makes it first, under its own progress phase (not
+    silently inside the first photos, where the bar would sit at 0 for 10-20 s); the next scan does not."""
+    from photoclust.config import cache_dir
+    from photoclust.embed import convert, model_is_prepared
+    from photoclust.progress import NullProgress
+
+    shared = convert.ensure_weights()  # the test run's converted weights: only the int8 network is missing
+    fresh = tmp_path / "cache"
+    fresh.mkdir()
+    for name in (shared.name, shared.name + ".json"):
+        shutil.copy(shared.with_name(name), fresh / name)
+    monkeypatch.setenv("PHOTOCLUST_CACHE_DIR", str(fresh))
+    assert cache_dir() == fresh and not model_is_prepared("cpu")
+
+    class Phases(NullProgress):
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def start(self, total: int | None, description: str) -> None:
+            self.names.append(description)
+
+    for round_, folder in enumerate(("obama", "biden")):
+        phases = Phases()
+        with Library(tmp_path / "lib.db") as lib:
+            report = lib.scan([photos_dir / folder], settings=ScanSettings(workers=1, device="cpu"), progress=phases)
+        assert report.faces > 0
+        preparing = [n for n in phases.names if n.startswith("Preparing the face model")]
+        assert len(preparing) == (1 if round_ == 0 else 0), phases.names
+        assert model_is_prepared("cpu")

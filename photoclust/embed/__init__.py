@@ -26,7 +26,7 @@ CROP_SIZE = 160
 # float network on torch; "auto": int8 on the CPU, fp32 on a GPU.
 PRECISIONS = ("auto", "int8", "fp32")
 
-__all__ = ["EMBEDDING_DIM", "MODEL_VERSION", "Embedder", "resolve_device"]
+__all__ = ["EMBEDDING_DIM", "MODEL_VERSION", "Embedder", "model_is_prepared", "prepare_model", "resolve_device"]
 
 
 def gpu_present() -> bool:
@@ -64,6 +64,30 @@ def resolve_device(requested: str) -> str:
     if req.startswith("cuda:") and int(req[5:]) >= torch.cuda.device_count():
         raise DeviceError(f"device {requested!r} does not exist: {torch.cuda.device_count()} CUDA device(s) found")
     return req
+
+
+def model_is_prepared(device: str, cache: Path | None = None) -> bool:
+    """Whether the model files ``device`` needs (the converted weights; on a CPU also the int8 network)
+    are already in the cache: a glance at their sidecars, nothing hashed or imported. When False, the first
+    embedding will spend 10-20 s making them (see :func:`prepare_model`)."""
+    from photoclust.config import cache_dir
+    from photoclust.embed.convert import WEIGHTS_NAME
+    from photoclust.embed.quantize import INT8_NAME
+
+    directory = Path(cache) if cache is not None else cache_dir()
+    names = [WEIGHTS_NAME, INT8_NAME] if device == "cpu" else [WEIGHTS_NAME]
+    return all((directory / f"{name}.json").is_file() for name in names)
+
+
+def prepare_model(device: str, cache: Path | None = None) -> None:
+    """Make the model files ``device`` needs now (once per machine), rather than in the first embedding."""
+    from photoclust.embed.convert import ensure_weights
+
+    weights = ensure_weights(cache)
+    if device == "cpu":
+        from photoclust.embed.quantize import ensure_int8
+
+        ensure_int8(weights)
 
 
 class Embedder(LazyModel):
