@@ -66,6 +66,11 @@ def resolve_device(requested: str) -> str:
     return req
 
 
+def _runs_int8(device: str, precision: str = "auto") -> bool:
+    """Whether the int8 network serves ``device`` at ``precision`` (see PRECISIONS)."""
+    return precision == "int8" or (precision == "auto" and device == "cpu")
+
+
 def model_is_prepared(device: str, cache: Path | None = None) -> bool:
     """Whether the model files ``device`` needs (the converted weights; on a CPU also the int8 network)
     are already in the cache: a glance at their sidecars, nothing hashed or imported. When False, the first
@@ -75,19 +80,21 @@ def model_is_prepared(device: str, cache: Path | None = None) -> bool:
     from photoclust.embed.quantize import INT8_NAME
 
     directory = Path(cache) if cache is not None else cache_dir()
-    names = [WEIGHTS_NAME, INT8_NAME] if device == "cpu" else [WEIGHTS_NAME]
+    names = [WEIGHTS_NAME, INT8_NAME] if _runs_int8(device) else [WEIGHTS_NAME]
     return all((directory / f"{name}.json").is_file() for name in names)
 
 
-def prepare_model(device: str, cache: Path | None = None) -> None:
-    """Make the model files ``device`` needs now (once per machine), rather than in the first embedding."""
+def prepare_model(device: str, cache: Path | None = None, precision: str = "auto") -> Path:
+    """The model file ``device`` runs at ``precision`` (the int8 network or the converted weights), made
+    first if the cache lacks it (once per machine)."""
     from photoclust.embed.convert import ensure_weights
 
     weights = ensure_weights(cache)
-    if device == "cpu":
-        from photoclust.embed.quantize import ensure_int8
+    if not _runs_int8(device, precision):
+        return weights
+    from photoclust.embed.quantize import ensure_int8
 
-        ensure_int8(weights)
+    return ensure_int8(weights)
 
 
 class Embedder(LazyModel):
@@ -136,17 +143,16 @@ class Embedder(LazyModel):
     def _build(self) -> Any:
         """Convert the weights if needed and load the model (:meth:`load` calls it once)."""
         from photoclust._torch import import_torch, set_threads
-        from photoclust.embed.convert import ensure_weights
 
         torch = import_torch()
         device = self.device
         if self.threads is not None:
             set_threads(self.threads)
-        path = ensure_weights(self.cache)
+        path = prepare_model(device, self.cache, self.precision)
         if self.int8:
-            from photoclust.embed import quantize
+            from photoclust.embed.quantize import session
 
-            return quantize.session(quantize.ensure_int8(path), torch.get_num_threads())
+            return session(path, torch.get_num_threads())
         model = load_facenet(path)
         try:
             model.to(device)
@@ -162,7 +168,7 @@ class Embedder(LazyModel):
     @property
     def int8(self) -> bool:
         """Whether this embedder runs the int8 network (``precision`` int8, or auto on the CPU)."""
-        return self.precision == "int8" or (self.precision == "auto" and self.device == "cpu")
+        return _runs_int8(self.device, self.precision)
 
     def embed(self, crops: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """uint8 RGB crops ``(N, 160, 160, 3)`` -> float32 ``(N, 512)`` L2-normalised embeddings."""
